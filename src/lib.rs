@@ -1,0 +1,5 @@
+//! synthcorpus: synthetic text corpora for low-resource languages, first Tshivenda.
+//!
+//! The library is a chain of pipeline stages; see `ARCHITECTURE.md` for the map.
+
+pub mod types;
