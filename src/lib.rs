@@ -2,4 +2,5 @@
 //!
 //! The library is a chain of pipeline stages; see `ARCHITECTURE.md` for the map.
 
+pub mod backend;
 pub mod types;

@@ -24,3 +24,129 @@ pub trait LanguageIdentifier: Send + Sync {
     /// A stable identifier of the model (name and content hash), recorded in provenance.
     fn model_id(&self) -> String;
 }
+
+/// Sampling parameters of one generation request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamplingParams {
+    /// Softmax temperature; 0 means greedy decoding.
+    pub temperature: f32,
+    /// Keep only the `top_k` most likely tokens; 0 disables.
+    pub top_k: usize,
+    /// Nucleus sampling mass; 1 disables.
+    pub top_p: f32,
+    /// Drop tokens less likely than `min_p` times the most likely one; 0 disables.
+    pub min_p: f32,
+    /// Repetition penalty (llama.cpp style); 1 disables.
+    pub repeat_penalty: f32,
+    /// How many recent tokens the repetition penalty looks at.
+    pub repeat_last_n: usize,
+    /// Maximum number of new tokens.
+    pub max_new_tokens: usize,
+    /// Stop strings: generation ends when the completion contains one (it is cut before it).
+    pub stop: Vec<String>,
+    /// RNG seed of this request.
+    pub seed: u64,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        Self {
+            temperature: 0.8,
+            top_k: 40,
+            top_p: 0.95,
+            min_p: 0.05,
+            repeat_penalty: 1.1,
+            repeat_last_n: 64,
+            max_new_tokens: 128,
+            stop: Vec::new(),
+            seed: 0,
+        }
+    }
+}
+
+/// How the prompt is given to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptMode {
+    /// Raw completion: the text is the model's input as it is.
+    #[default]
+    Completion,
+    /// Chat: the text is a user message, rendered with the model's chat template.
+    Chat,
+}
+
+/// One generation request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationRequest {
+    /// The prompt text (or user message in chat mode).
+    pub prompt: String,
+    /// Completion or chat.
+    pub mode: PromptMode,
+    /// Sampling parameters and seed.
+    pub params: SamplingParams,
+}
+
+/// Why generation stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// The model produced an end-of-generation token.
+    Eos,
+    /// A stop string was produced.
+    Stop,
+    /// `max_new_tokens` was reached.
+    Length,
+    /// The context window was full.
+    Context,
+    /// The caller asked to stop (e.g. the output fell into a loop).
+    Cancelled,
+}
+
+/// The result of one generation request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Completion {
+    /// The generated text only (no prompt), cut before any stop string.
+    pub text: String,
+    /// Generated token ids.
+    pub tokens: Vec<u32>,
+    /// Number of prompt tokens (after any truncation).
+    pub prompt_tokens: usize,
+    /// Prompt tokens dropped from the left to fit the context.
+    pub prompt_truncated: usize,
+    /// Why generation stopped.
+    pub finish_reason: FinishReason,
+    /// Seconds spent on the prompt.
+    pub prompt_seconds: f64,
+    /// Seconds spent generating.
+    pub generation_seconds: f64,
+}
+
+/// A description of a model file, for `models inspect` and provenance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// `general.name`, or the file stem.
+    pub name: String,
+    /// Path of the GGUF file.
+    pub path: String,
+    /// `general.architecture`.
+    pub architecture: String,
+    /// File size in bytes.
+    pub file_size: u64,
+    /// Number of weights.
+    pub parameters: u64,
+    /// Dominant quantisation (llama.cpp's file type name).
+    pub quantization: String,
+    /// Tensor count per tensor type.
+    pub tensor_types: std::collections::BTreeMap<String, usize>,
+    /// `tokenizer.ggml.model` (`llama`, `gpt2`) or `none`.
+    pub tokenizer_kind: String,
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Context length the model was trained for.
+    pub context_length: u64,
+    /// Whether the GGUF carries a chat template.
+    pub has_chat_template: bool,
+    /// sha256 of the file, when computed.
+    pub sha256: Option<String>,
+}
