@@ -3,4 +3,6 @@
 //! The library is a chain of pipeline stages; see `ARCHITECTURE.md` for the map.
 
 pub mod backend;
+pub mod cli;
+pub mod models;
 pub mod types;
