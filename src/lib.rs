@@ -5,4 +5,5 @@
 pub mod backend;
 pub mod cli;
 pub mod models;
+pub mod prompts;
 pub mod types;
