@@ -5,5 +5,6 @@
 pub mod backend;
 pub mod cli;
 pub mod models;
+pub mod ngram;
 pub mod prompts;
 pub mod types;
