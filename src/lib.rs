@@ -4,6 +4,8 @@
 
 pub mod backend;
 pub mod cli;
+pub mod config;
+pub mod generate;
 pub mod models;
 pub mod ngram;
 pub mod prompts;

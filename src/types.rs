@@ -184,3 +184,106 @@ pub struct Document {
     /// 1-based line in the source file where the document starts.
     pub line: usize,
 }
+
+/// Which generator wrote a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorInfo {
+    /// The model's id in the run configuration.
+    pub id: String,
+    /// `llm` (a GGUF model through Candle) or `ngram` (the character n-gram baseline).
+    pub kind: String,
+    /// Engine: `candle` or `synthcorpus-ngram`.
+    pub backend: String,
+    /// Model name (`general.name`).
+    pub name: String,
+    /// Architecture (`gemma3`, `qwen2`, ..., `ngram`).
+    pub architecture: String,
+    /// Dominant quantisation.
+    pub quantization: String,
+    /// sha256 of the GGUF file (for the n-gram model: of its training data and order).
+    pub sha256: String,
+    /// sha256 identifying the tokenizer.
+    pub tokenizer_sha256: String,
+}
+
+/// The prompt a record was generated from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptInfo {
+    /// Template id (`None` for generators that take no prompt).
+    pub template_id: Option<String>,
+    /// Template version.
+    pub template_version: Option<u32>,
+    /// sha256 of the template file.
+    pub template_sha256: Option<String>,
+    /// Task kind (`continuation`, `topic`, `paraphrase`, `qa`, `dialogue`, or `free` for the
+    /// n-gram generator).
+    pub task: String,
+    /// `completion` or `chat`.
+    pub mode: PromptMode,
+    /// The rendered prompt text.
+    pub text: String,
+    /// The seed corpus the prompt drew from.
+    pub source_corpus: String,
+    /// Ids of the seed documents whose sentences appear in the prompt.
+    pub seed_document_ids: Vec<String>,
+    /// Topic, when the template uses one.
+    pub topic: Option<String>,
+    /// Domain of the topic (English).
+    pub domain: Option<String>,
+}
+
+/// Token counts of a generation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenCounts {
+    /// Prompt tokens the model saw.
+    pub prompt: usize,
+    /// Tokens generated.
+    pub completion: usize,
+    /// Prompt tokens dropped to fit the context.
+    pub prompt_truncated: usize,
+}
+
+/// Wall-clock timings of a generation (the only non-deterministic fields of a record, with
+/// `created_at`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Seconds on the prompt.
+    pub prompt_seconds: f64,
+    /// Seconds generating.
+    pub generation_seconds: f64,
+}
+
+/// One line of `raw.jsonl`: a generation, labelled synthetic from the moment it exists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawRecord {
+    /// Deterministic request id (run fingerprint + request index).
+    pub id: String,
+    /// Always `true`: every record is synthetic.
+    pub synthetic: bool,
+    /// Target language (ISO 639-3).
+    pub lang: String,
+    /// Target script (ISO 15924).
+    pub script: String,
+    /// The generated text (completion only).
+    pub text: String,
+    /// Index of the request in the run's plan.
+    pub index: usize,
+    /// The generator.
+    pub generator: GeneratorInfo,
+    /// The prompt.
+    pub prompt: PromptInfo,
+    /// Sampling parameters, including the request's seed.
+    pub sampling: SamplingParams,
+    /// Lineage depth: one more than the deepest seed document used.
+    pub lineage_depth: u32,
+    /// Token counts.
+    pub tokens: TokenCounts,
+    /// `eos`, `stop`, `length`, `context`, `loop` or `cancelled`.
+    pub finish_reason: String,
+    /// Timings.
+    pub timings: Timings,
+    /// Creation time, RFC 3339 UTC.
+    pub created_at: String,
+    /// The tool and version that wrote the record.
+    pub tool: String,
+}
