@@ -294,15 +294,24 @@ impl Config {
     /// Check values that parse but make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.lang.len() != 3 || !self.lang.bytes().all(|b| b.is_ascii_lowercase()) {
-            return Err(invalid("lang", format!("`{}` is not an ISO 639-3 code", self.lang)));
+            return Err(invalid(
+                "lang",
+                format!("`{}` is not an ISO 639-3 code", self.lang),
+            ));
         }
         let g = &self.generate;
         if g.sources.is_empty() {
-            return Err(invalid("generate.sources", "at least one seed corpus is needed"));
+            return Err(invalid(
+                "generate.sources",
+                "at least one seed corpus is needed",
+            ));
         }
         for (i, s) in g.sources.iter().enumerate() {
             if !(s.weight > 0.0 && s.weight.is_finite()) {
-                return Err(invalid(&format!("generate.sources[{i}].weight"), "must be > 0"));
+                return Err(invalid(
+                    &format!("generate.sources[{i}].weight"),
+                    "must be > 0",
+                ));
             }
         }
         if g.models.is_empty() {
@@ -311,17 +320,29 @@ impl Config {
         let mut ids = std::collections::BTreeSet::new();
         for (i, m) in g.models.iter().enumerate() {
             if !(m.weight > 0.0 && m.weight.is_finite()) {
-                return Err(invalid(&format!("generate.models[{i}].weight"), "must be > 0"));
+                return Err(invalid(
+                    &format!("generate.models[{i}].weight"),
+                    "must be > 0",
+                ));
             }
             if !ids.insert(m.id.as_str()) {
-                return Err(invalid(&format!("generate.models[{i}].id"), format!("`{}` is used twice", m.id)));
+                return Err(invalid(
+                    &format!("generate.models[{i}].id"),
+                    format!("`{}` is used twice", m.id),
+                ));
             }
             if m.kind == GeneratorKind::Ngram && m.order < 2 {
-                return Err(invalid(&format!("generate.models[{i}].order"), "must be >= 2"));
+                return Err(invalid(
+                    &format!("generate.models[{i}].order"),
+                    "must be >= 2",
+                ));
             }
         }
-        if g.temperatures.is_empty() || g.temperatures.iter().any(|t| !(*t >= 0.0)) {
-            return Err(invalid("generate.temperatures", "a non-empty list of values >= 0"));
+        if g.temperatures.is_empty() || g.temperatures.iter().any(|t| t.is_nan() || *t < 0.0) {
+            return Err(invalid(
+                "generate.temperatures",
+                "a non-empty list of values >= 0",
+            ));
         }
         for (id, w) in &g.templates {
             if !(*w >= 0.0 && w.is_finite()) {
@@ -335,14 +356,17 @@ impl Config {
         if !(0.0..=1.0).contains(&s.min_p) {
             return Err(invalid("generate.sampling.min_p", "must be in [0, 1]"));
         }
-        if !(s.repeat_penalty > 0.0) {
+        if s.repeat_penalty.is_nan() || s.repeat_penalty <= 0.0 {
             return Err(invalid("generate.sampling.repeat_penalty", "must be > 0"));
         }
         if s.max_new_tokens == 0 {
             return Err(invalid("generate.sampling.max_new_tokens", "must be > 0"));
         }
         if g.loop_guard.enabled && (g.loop_guard.ngram == 0 || g.loop_guard.max_repeats < 2) {
-            return Err(invalid("generate.loop_guard", "ngram must be >= 1 and max_repeats >= 2"));
+            return Err(invalid(
+                "generate.loop_guard",
+                "ngram must be >= 1 and max_repeats >= 2",
+            ));
         }
         Ok(())
     }
@@ -386,8 +410,10 @@ mod tests {
         let mut c = Config::default();
         c.generate.sampling.top_p = 2.0;
         assert!(c.validate().unwrap_err().to_string().contains("top_p"));
-        let mut c = Config::default();
-        c.lang = "Venda".into();
+        let c = Config {
+            lang: "Venda".into(),
+            ..Config::default()
+        };
         assert!(c.validate().unwrap_err().to_string().contains("lang"));
         Config::default().validate().unwrap();
     }

@@ -158,10 +158,7 @@ pub fn resolve(reference: &str) -> Result<PathBuf, ModelError> {
     let mut looked = vec![direct.display().to_string()];
     let is_bare = Path::new(name).components().count() == 1;
     if is_bare {
-        let key_file = KNOWN_MODELS
-            .iter()
-            .find(|m| m.key == name)
-            .map(|m| m.file);
+        let key_file = KNOWN_MODELS.iter().find(|m| m.key == name).map(|m| m.file);
         for dir in model_dirs() {
             for candidate in [Some(name), key_file].into_iter().flatten() {
                 let p = dir.join(candidate);
@@ -209,7 +206,10 @@ pub fn sha256_cached(path: &Path) -> Result<String, ModelError> {
     };
     let sidecar = sidecar(path);
     let meta = std::fs::metadata(path).map_err(io)?;
-    if let (Ok(side_meta), Ok(text)) = (std::fs::metadata(&sidecar), std::fs::read_to_string(&sidecar)) {
+    if let (Ok(side_meta), Ok(text)) = (
+        std::fs::metadata(&sidecar),
+        std::fs::read_to_string(&sidecar),
+    ) {
         let fresh = match (side_meta.modified(), meta.modified()) {
             (Ok(s), Ok(m)) => s >= m,
             _ => false,

@@ -47,7 +47,10 @@ fn tokenizer_parity(key: &str, fixture: &str) {
     for c in &cases {
         let ours = g.tokenizer().encode(&c.text, false).unwrap();
         if ours != c.ids {
-            failures.push(format!("{:?}\n  ours:     {:?}\n  llama.cpp: {:?}", c.text, ours, c.ids));
+            failures.push(format!(
+                "{:?}\n  ours:     {:?}\n  llama.cpp: {:?}",
+                c.text, ours, c.ids
+            ));
         }
     }
     assert!(
@@ -55,7 +58,12 @@ fn tokenizer_parity(key: &str, fixture: &str) {
         "{key}: {} of {} strings tokenize differently from llama.cpp; first ones:\n{}",
         failures.len(),
         cases.len(),
-        failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -63,7 +71,11 @@ fn greedy_parity(key: &str, fixture: &str, mode: PromptMode) {
     let mut g = CandleGenerator::load(&model(key), &LoadOptions::default()).unwrap();
     let f: Greedy =
         serde_json::from_str(&std::fs::read_to_string(fixtures().join(fixture)).unwrap()).unwrap();
-    assert_eq!(g.prompt_tokens(&f.prompt, mode).unwrap(), f.prompt_ids, "prompt ids");
+    assert_eq!(
+        g.prompt_tokens(&f.prompt, mode).unwrap(),
+        f.prompt_ids,
+        "prompt ids"
+    );
     let request = GenerationRequest {
         prompt: f.prompt.clone(),
         mode,
@@ -89,7 +101,10 @@ fn greedy_parity(key: &str, fixture: &str, mode: PromptMode) {
     );
     if c.finish_reason == FinishReason::Eos {
         // We stopped at an end-of-generation token: llama.cpp's chain has it at that position.
-        assert!(g.tokenizer().is_eog(f.generated_ids[n]), "stopped at EOS where llama.cpp did not");
+        assert!(
+            g.tokenizer().is_eog(f.generated_ids[n]),
+            "stopped at EOS where llama.cpp did not"
+        );
     } else {
         assert_eq!(n, f.generated_ids.len());
         assert!(n >= 200, "only {n} tokens compared");

@@ -4,7 +4,9 @@ use std::io::{Read, Seek};
 
 use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Tensor};
-use candle_transformers::models::{quantized_llama, quantized_phi3, quantized_qwen2, quantized_qwen3};
+use candle_transformers::models::{
+    quantized_llama, quantized_phi3, quantized_qwen2, quantized_qwen3,
+};
 
 use super::gemma3::Gemma3;
 

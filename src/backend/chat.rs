@@ -75,7 +75,14 @@ mod tests {
         )
         .unwrap();
         let out = t
-            .render(&[Message { role: "user", content: " Ndaa! " }], "", "")
+            .render(
+                &[Message {
+                    role: "user",
+                    content: " Ndaa! ",
+                }],
+                "",
+                "",
+            )
             .unwrap();
         assert_eq!(
             out,
@@ -86,7 +93,16 @@ mod tests {
     #[test]
     fn python_string_methods_work() {
         let t = ChatTemplate::new("{{ messages[0].content.strip().startswith('A') }}").unwrap();
-        let out = t.render(&[Message { role: "user", content: " A" }], "", "").unwrap();
+        let out = t
+            .render(
+                &[Message {
+                    role: "user",
+                    content: " A",
+                }],
+                "",
+                "",
+            )
+            .unwrap();
         assert_eq!(out, "true");
     }
 

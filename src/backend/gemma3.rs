@@ -125,10 +125,10 @@ impl Layer {
             att = att.broadcast_add(&mask)?;
         }
         let att = candle_nn::ops::softmax_last_dim(&att)?;
-        let out = att
-            .matmul(&vr)?
-            .transpose(1, 2)?
-            .reshape((b, seq_len, self.n_head * self.head_dim))?;
+        let out =
+            att.matmul(&vr)?
+                .transpose(1, 2)?
+                .reshape((b, seq_len, self.n_head * self.head_dim))?;
 
         // Keep the cache; sliding layers only need the last `window - 1` keys for what follows.
         let (k, v, first) = match self.window {
@@ -160,17 +160,26 @@ impl Layer {
             let (qi, kj) = (pos + i, first + j);
             kj <= qi && self.window.is_none_or(|w| qi - kj < w)
         };
-        let all_visible =
-            (0..seq_len).all(|i| (0..kv_len).all(|j| visible(i, j)));
+        let all_visible = (0..seq_len).all(|i| (0..kv_len).all(|j| visible(i, j)));
         if all_visible {
             return Ok(None);
         }
         let data: Vec<f32> = (0..seq_len)
             .flat_map(|i| {
-                (0..kv_len).map(move |j| if visible(i, j) { 0.0 } else { f32::NEG_INFINITY })
+                (0..kv_len).map(move |j| {
+                    if visible(i, j) {
+                        0.0
+                    } else {
+                        f32::NEG_INFINITY
+                    }
+                })
             })
             .collect();
-        Ok(Some(Tensor::from_vec(data, (1, 1, seq_len, kv_len), device)?))
+        Ok(Some(Tensor::from_vec(
+            data,
+            (1, 1, seq_len, kv_len),
+            device,
+        )?))
     }
 
     fn mlp(&self, x: &Tensor) -> Result<Tensor> {
@@ -201,7 +210,10 @@ impl Gemma3 {
     ) -> Result<Self> {
         let prefix = ["gemma3", "gemma2", "gemma", "gemma-embedding"]
             .iter()
-            .find(|p| ct.metadata.contains_key(&format!("{p}.attention.head_count")))
+            .find(|p| {
+                ct.metadata
+                    .contains_key(&format!("{p}.attention.head_count"))
+            })
             .copied()
             .unwrap_or("gemma3");
         let md = |key: &str| {
@@ -227,7 +239,9 @@ impl Gemma3 {
             .and_then(|m| m.to_f32())
             .unwrap_or(DEFAULT_ROPE_FREQUENCY_SLIDING);
         if n_kv_head == 0 || n_head % n_kv_head != 0 || pattern == 0 {
-            candle_core::bail!("inconsistent head counts {n_head}/{n_kv_head} or window pattern {pattern}");
+            candle_core::bail!(
+                "inconsistent head counts {n_head}/{n_kv_head} or window pattern {pattern}"
+            );
         }
 
         let rotary_global = Rotary::new(head_dim, base, max_positions, device)?;

@@ -21,7 +21,9 @@ pub struct GgufFile {
 
 impl std::fmt::Debug for GgufFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GgufFile").field("path", &self.path).finish()
+        f.debug_struct("GgufFile")
+            .field("path", &self.path)
+            .finish()
     }
 }
 

@@ -208,9 +208,8 @@ pub fn tokenizer_spec(g: &GgufFile) -> Result<TokenizerSpec, BackendError> {
             )))
         }
     };
-    let bad = |key: &str| {
-        BackendError::Tokenizer(format!("{}: `{key}` is malformed", g.path.display()))
-    };
+    let bad =
+        |key: &str| BackendError::Tokenizer(format!("{}: `{key}` is malformed", g.path.display()));
     let strings = |key: &str| -> Result<Vec<String>, BackendError> {
         match g.opt_array(key) {
             None => Ok(Vec::new()),
@@ -401,7 +400,8 @@ impl CandleGenerator {
                 context: self.context,
             });
         }
-        let keep_bos = self.tokenizer.bos().is_some() && ids.first() == self.tokenizer.bos().as_ref();
+        let keep_bos =
+            self.tokenizer.bos().is_some() && ids.first() == self.tokenizer.bos().as_ref();
         let dropped = ids.len() - budget;
         let start = usize::from(keep_bos);
         ids.drain(start..start + dropped);

@@ -87,7 +87,8 @@ impl<R: Read + Seek> RequantReader<R> {
                 continue;
             };
             let elems = info.shape.elem_count();
-            let src_len = (elems / info.ggml_dtype.block_size() * info.ggml_dtype.type_size()) as u64;
+            let src_len =
+                (elems / info.ggml_dtype.block_size() * info.ggml_dtype.type_size()) as u64;
             let convert = info.ggml_dtype == GgmlDType::Q5_0;
             let virt_len = if convert {
                 converted += 1;

@@ -197,7 +197,7 @@ mod tests {
         p.top_k = 1;
         let mut s = Sampler::new(&p);
         for _ in 0..20 {
-            assert_eq!(s.sample(&mut vec![1.0, 2.0, 0.5, 1.9], &[]), 1);
+            assert_eq!(s.sample(&mut [1.0, 2.0, 0.5, 1.9], &[]), 1);
         }
     }
 
@@ -208,7 +208,7 @@ mod tests {
         let mut s = Sampler::new(&p);
         // token 0 has probability > 0.5 alone
         for _ in 0..50 {
-            assert_eq!(s.sample(&mut vec![5.0, 1.0, 1.0, 1.0], &[]), 0);
+            assert_eq!(s.sample(&mut [5.0, 1.0, 1.0, 1.0], &[]), 0);
         }
     }
 
@@ -225,7 +225,7 @@ mod tests {
         p.min_p = 0.5;
         let mut s = Sampler::new(&p);
         for _ in 0..50 {
-            let t = s.sample(&mut vec![3.0, 3.0, -5.0, -5.0], &[]);
+            let t = s.sample(&mut [3.0, 3.0, -5.0, -5.0], &[]);
             assert!(t < 2);
         }
     }

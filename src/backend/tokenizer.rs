@@ -167,9 +167,9 @@ fn tk_err(what: &str, e: impl std::fmt::Display) -> BackendError {
 impl Tokenizer {
     /// Build from GGUF metadata.
     pub fn from_spec(spec: &TokenizerSpec) -> Result<Self, BackendError> {
-        let kind = spec.kind.ok_or_else(|| {
-            BackendError::Tokenizer("the model has no tokenizer metadata".into())
-        })?;
+        let kind = spec
+            .kind
+            .ok_or_else(|| BackendError::Tokenizer("the model has no tokenizer metadata".into()))?;
         if spec.tokens.is_empty() {
             return Err(BackendError::Tokenizer(
                 "tokenizer.ggml.tokens is empty".into(),
@@ -244,11 +244,7 @@ impl Tokenizer {
                 }
             }
         }
-        ranked.sort_by(|a, b| {
-            b.0.total_cmp(&a.0)
-                .then(a.1.cmp(&b.1))
-                .then(a.2.cmp(&b.2))
-        });
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
         let merges: Vec<(String, String)> = ranked
             .into_iter()
             .map(|(_, _, _, l, r)| (l.to_string(), r.to_string()))
@@ -265,7 +261,9 @@ impl Tokenizer {
         }
         norms.insert(
             0,
-            NormalizerWrapper::Replace(Replace::new(" ", "\u{2581}").map_err(|e| tk_err("normalizer", e))?),
+            NormalizerWrapper::Replace(
+                Replace::new(" ", "\u{2581}").map_err(|e| tk_err("normalizer", e))?,
+            ),
         );
         t.with_normalizer(Some(tokenizers::normalizers::Sequence::new(norms)));
         Ok(t)
@@ -304,9 +302,8 @@ impl Tokenizer {
 
     /// Load a `tokenizer.json`; `spec` supplies BOS/EOS when the metadata has them.
     pub fn from_json_file(path: &Path, spec: &TokenizerSpec) -> Result<Self, BackendError> {
-        let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| {
-            BackendError::Tokenizer(format!("cannot load {}: {e}", path.display()))
-        })?;
+        let inner = tokenizers::Tokenizer::from_file(path)
+            .map_err(|e| BackendError::Tokenizer(format!("cannot load {}: {e}", path.display())))?;
         let bytes = std::fs::read(path).map_err(|e| BackendError::Io {
             path: path.to_path_buf(),
             source: e,

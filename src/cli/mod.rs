@@ -152,8 +152,14 @@ impl SamplingArgs {
             }
         };
         check(self.temperature >= 0.0, "--temperature must be >= 0")?;
-        check((0.0..=1.0).contains(&self.top_p), "--top-p must be in [0, 1]")?;
-        check((0.0..=1.0).contains(&self.min_p), "--min-p must be in [0, 1]")?;
+        check(
+            (0.0..=1.0).contains(&self.top_p),
+            "--top-p must be in [0, 1]",
+        )?;
+        check(
+            (0.0..=1.0).contains(&self.min_p),
+            "--min-p must be in [0, 1]",
+        )?;
         check(self.repeat_penalty > 0.0, "--repeat-penalty must be > 0")?;
         Ok(SamplingParams {
             temperature: self.temperature,
@@ -234,7 +240,11 @@ fn models_cmd(cmd: ModelsCommand) -> Result<i32> {
                 .env("SYNTHCORPUS_MODELS", models::fetch_dir())
                 .status()
                 .with_context(|| format!("cannot run {}", script.display()))?;
-            Ok(if status.success() { EXIT_OK } else { EXIT_FAILURE })
+            Ok(if status.success() {
+                EXIT_OK
+            } else {
+                EXIT_FAILURE
+            })
         }
         ModelsCommand::List => {
             println!("known models (synthcorpus models fetch NAME):");
@@ -243,7 +253,10 @@ fn models_cmd(cmd: ModelsCommand) -> Result<i32> {
                     Ok(p) => format!("present at {}", p.display()),
                     Err(_) => "not fetched".to_string(),
                 };
-                println!("  {:<8} {:<45} {} [{}]", m.key, m.file, m.description, status);
+                println!(
+                    "  {:<8} {:<45} {} [{}]",
+                    m.key, m.file, m.description, status
+                );
             }
             println!("model directories searched: ");
             for d in models::model_dirs() {

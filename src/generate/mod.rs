@@ -166,9 +166,17 @@ pub struct GenerateOptions {
 }
 
 /// The fingerprint of a run: configuration, seed sentences, templates and language pack.
-pub fn fingerprint(config: &Config, sources: &[SeedSource], lib: &PromptLibrary, lang: &LanguagePack) -> String {
+pub fn fingerprint(
+    config: &Config,
+    sources: &[SeedSource],
+    lib: &PromptLibrary,
+    lang: &LanguagePack,
+) -> String {
     let mut h = Sha256::new();
-    h.update(serde_json::to_string(&(&config.lang, &config.script, config.seed, &config.generate)).unwrap_or_default());
+    h.update(
+        serde_json::to_string(&(&config.lang, &config.script, config.seed, &config.generate))
+            .unwrap_or_default(),
+    );
     for s in sources {
         h.update(s.id.as_bytes());
         h.update(s.weight.to_le_bytes());
@@ -368,12 +376,11 @@ pub fn run(
         if opts.limit.is_some_and(|l| summary.written >= l) {
             break;
         }
-        if !loaded.contains_key(&req.model) {
-            let l = load_generator(config, req.model, sources)?;
-            loaded.insert(req.model, l);
-        }
-        let Some(gen) = loaded.get_mut(&req.model) else {
-            continue;
+        let gen = match loaded.entry(req.model) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(load_generator(config, req.model, sources)?)
+            }
         };
         let request = GenerationRequest {
             prompt: req.prompt.text.clone(),
@@ -421,8 +428,8 @@ pub fn run(
             created_at: now_rfc3339(),
             tool: format!("synthcorpus {}", env!("CARGO_PKG_VERSION")),
         };
-        let mut line = serde_json::to_string(&record)
-            .map_err(|e| GenerateError::Input(e.to_string()))?;
+        let mut line =
+            serde_json::to_string(&record).map_err(|e| GenerateError::Input(e.to_string()))?;
         line.push('\n');
         writer.write_all(line.as_bytes()).map_err(io(&raw_path))?;
         writer.flush().map_err(io(&raw_path))?;
@@ -458,10 +465,9 @@ fn progress_bar(show: bool, total: u64, done: u64) -> Option<indicatif::Progress
         return None;
     }
     let bar = indicatif::ProgressBar::new(total);
-    let style = indicatif::ProgressStyle::with_template(
-        "{bar:30} {pos}/{len} samples  {msg}  eta {eta}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let style =
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} samples  {msg}  eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_position(done);
     Some(bar)
@@ -487,7 +493,10 @@ mod tests {
         let (ids, discarded) = recover_raw(&p).unwrap();
         assert_eq!(ids, vec!["a", "b"]);
         assert_eq!(discarded, 8);
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"id\":\"a\"}\n{\"id\":\"b\"}\n");
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\"id\":\"a\"}\n{\"id\":\"b\"}\n"
+        );
     }
 
     #[test]

@@ -33,7 +33,8 @@ impl SeedSource {
     pub fn new(id: &str, weight: f64, docs: &[Document]) -> Self {
         let mut sentences = Vec::new();
         for d in docs {
-            for s in unicode_segmentation::UnicodeSegmentation::split_sentence_bounds(d.text.as_str())
+            for s in
+                unicode_segmentation::UnicodeSegmentation::split_sentence_bounds(d.text.as_str())
             {
                 let s = s.trim();
                 if s.chars().count() >= 8 {
@@ -182,12 +183,23 @@ pub fn make_plan(inp: &PlanInputs<'_>) -> Result<Vec<PlannedRequest>, GenerateEr
                     + 1,
             )
         } else {
-            draw_prompt(inp, model.mode, src, &topics, &mut rng, &mut seen_prompts, i)?
+            draw_prompt(
+                inp,
+                model.mode,
+                src,
+                &topics,
+                &mut rng,
+                &mut seen_prompts,
+                i,
+            )?
         };
         let mut h = Sha256::new();
         h.update(inp.fingerprint.as_bytes());
         h.update((i as u64).to_le_bytes());
-        let id: String = h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let id: String = h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         plan.push(PlannedRequest {
             id,
             index: i,

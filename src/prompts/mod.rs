@@ -281,11 +281,14 @@ impl PromptLibrary {
         lang: &LanguagePack,
         inputs: &PromptInputs,
     ) -> Result<String, PromptError> {
-        let t = self.templates.get(id).ok_or_else(|| PromptError::Template {
-            path: PathBuf::new(),
-            id: id.to_string(),
-            message: "no such template".into(),
-        })?;
+        let t = self
+            .templates
+            .get(id)
+            .ok_or_else(|| PromptError::Template {
+                path: PathBuf::new(),
+                id: id.to_string(),
+                message: "no such template".into(),
+            })?;
         let err = |e: minijinja::Error| PromptError::Template {
             path: t.path.clone(),
             id: id.to_string(),
@@ -409,7 +412,9 @@ mod tests {
         .unwrap();
         let e = PromptLibrary::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("t.toml") && e.contains("colour"), "{e}");
-        let e = load_language(&shipped_dir(), "xyz").unwrap_err().to_string();
+        let e = load_language(&shipped_dir(), "xyz")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("xyz") && e.contains("ven"), "{e}");
     }
 
