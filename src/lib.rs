@@ -6,6 +6,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod generate;
+pub mod ingest;
 pub mod models;
 pub mod ngram;
 pub mod prompts;
