@@ -11,6 +11,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+pub mod generate;
+
 use crate::backend::{self, CandleGenerator, Flow, LoadOptions, Overflow, TextGenerator};
 use crate::models;
 use crate::types::{GenerationRequest, PromptMode, SamplingParams};
@@ -43,6 +45,8 @@ pub enum Command {
     Sample(SampleArgs),
     /// Measure prompt and generation speed and peak memory of a model.
     Bench(BenchArgs),
+    /// Generate synthetic text from seed corpora into a run directory (resumable).
+    Generate(generate::GenerateArgs),
 }
 
 /// `synthcorpus models ...`
@@ -215,6 +219,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Models(cmd) => models_cmd(cmd),
         Command::Sample(args) => sample(args),
         Command::Bench(args) => bench(args),
+        Command::Generate(args) => generate::run(args),
     }
 }
 

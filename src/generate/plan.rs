@@ -37,7 +37,8 @@ impl SeedSource {
                 unicode_segmentation::UnicodeSegmentation::split_sentence_bounds(d.text.as_str())
             {
                 let s = s.trim();
-                if s.chars().count() >= 8 {
+                // Headings ("Tshiteṅwa 12") make poor examples: keep sentences of 4+ words.
+                if s.split_whitespace().count() >= 4 {
                     sentences.push((s.to_string(), d.id.clone(), d.lineage_depth));
                 }
             }
@@ -136,7 +137,7 @@ pub fn make_plan(inp: &PlanInputs<'_>) -> Result<Vec<PlannedRequest>, GenerateEr
     for s in inp.sources {
         if s.sentences.is_empty() {
             return Err(GenerateError::Input(format!(
-                "seed corpus `{}` has no sentence of 8 characters or more",
+                "seed corpus `{}` has no sentence of four words or more",
                 s.id
             )));
         }
