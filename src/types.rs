@@ -17,7 +17,7 @@ pub struct LangScore {
 /// A language identifier, as curation and evaluation use it.
 ///
 /// Curation defines this trait so that any identifier plugs in; synthcorpus's own character n-gram
-/// model ([`crate::lid`]) is the shipped implementation.
+/// model (the `lid` module) is the shipped implementation.
 pub trait LanguageIdentifier: Send + Sync {
     /// Ranked hypotheses, best first. An empty vector means "no opinion" (empty text, unseen script).
     fn identify(&self, text: &str) -> Vec<LangScore>;
