@@ -304,3 +304,19 @@ max_new_tokens = 24
     );
     assert_eq!(stable_records(&raw), whole);
 }
+
+#[test]
+fn extending_a_run_keeps_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ngram_config(dir.path(), 4);
+    run_ok(bin().args(["generate", "-q", "--config"]).arg(&cfg));
+    let four = stable_records(&dir.path().join("out/raw.jsonl"));
+    run_ok(
+        bin()
+            .args(["generate", "-q", "-n", "7", "--config"])
+            .arg(&cfg),
+    );
+    let seven = stable_records(&dir.path().join("out/raw.jsonl"));
+    assert_eq!(seven.len(), 7);
+    assert_eq!(&seven[..4], &four[..]);
+}

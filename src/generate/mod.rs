@@ -165,16 +165,21 @@ pub struct GenerateOptions {
     pub limit: Option<usize>,
 }
 
-/// The fingerprint of a run: configuration, seed sentences, templates and language pack.
+/// The fingerprint of a run: configuration (less the sample count), seed sentences, templates and
+/// language pack.
 pub fn fingerprint(
     config: &Config,
     sources: &[SeedSource],
     lib: &PromptLibrary,
     lang: &LanguagePack,
 ) -> String {
+    // The plan is prefix-stable (request i does not depend on how many follow), so the number of
+    // samples is left out: a run can be extended (`--target-kept`) without changing its ids.
+    let mut generate = config.generate.clone();
+    generate.samples = 0;
     let mut h = Sha256::new();
     h.update(
-        serde_json::to_string(&(&config.lang, &config.script, config.seed, &config.generate))
+        serde_json::to_string(&(&config.lang, &config.script, config.seed, &generate))
             .unwrap_or_default(),
     );
     for s in sources {
