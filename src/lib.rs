@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod curate;
 pub mod generate;
 pub mod ingest;
 pub mod models;

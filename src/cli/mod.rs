@@ -11,6 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+pub mod curate;
 pub mod generate;
 
 use crate::backend::{self, CandleGenerator, Flow, LoadOptions, Overflow, TextGenerator};
@@ -47,6 +48,10 @@ pub enum Command {
     Bench(BenchArgs),
     /// Generate synthetic text from seed corpora into a run directory (resumable).
     Generate(generate::GenerateArgs),
+    /// Curate a corpus: normalise, deduplicate, filter, protect against source leaks.
+    Curate(curate::CurateArgs),
+    /// Explain a curation filter: what it checks, its parameters, an example.
+    Explain(curate::ExplainArgs),
 }
 
 /// `synthcorpus models ...`
@@ -220,6 +225,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Sample(args) => sample(args),
         Command::Bench(args) => bench(args),
         Command::Generate(args) => generate::run(args),
+        Command::Curate(args) => curate::run(args),
+        Command::Explain(args) => curate::explain(args),
     }
 }
 

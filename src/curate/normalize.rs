@@ -1,0 +1,354 @@
+//! Normalisation: NFC, whitespace, chat artefacts, prompt echo, and trimming a sample cut off
+//! mid-sentence back to its last full sentence.
+//!
+//! [`normalize_text`] is idempotent: `normalize_text(normalize_text(x)) == normalize_text(x)`
+//! (a property test checks it). Combining marks are never removed.
+
+use serde::{Deserialize, Serialize};
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+use unicode_segmentation::UnicodeSegmentation;
+
+/// When to trim a sample back to its last complete sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TrimMode {
+    /// Trim only samples whose record says generation stopped at the token limit
+    /// (`finish_reason` = `length`).
+    #[default]
+    Auto,
+    /// Trim every sample that does not end with a sentence terminator.
+    Always,
+    /// Never trim.
+    Never,
+}
+
+/// Normalisation settings (`[curate.normalize]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NormalizeConfig {
+    /// When to trim to the last full sentence (default `auto`).
+    pub trim_incomplete: TrimMode,
+    /// Remove the prompt when the sample starts by repeating it (default true).
+    pub strip_prompt_echo: bool,
+    /// Shortest prompt, in graphemes, whose echo is removed (default 10): shorter prompts match
+    /// ordinary text too easily.
+    pub min_echo_graphemes: usize,
+    /// Remove chat-template artefacts (default true).
+    pub strip_chat_artifacts: bool,
+    /// Chat-template markers removed anywhere in the text (default: Gemma, ChatML, Llama 2/3,
+    /// Phi and generic BOS/EOS markers, see [`default_chat_markers`]).
+    pub chat_markers: Vec<String>,
+    /// Role labels removed at the very start of a sample (default `Assistant:`, `### Response:` ...).
+    pub chat_prefixes: Vec<String>,
+}
+
+impl Default for NormalizeConfig {
+    fn default() -> Self {
+        Self {
+            trim_incomplete: TrimMode::Auto,
+            strip_prompt_echo: true,
+            min_echo_graphemes: 10,
+            strip_chat_artifacts: true,
+            chat_markers: default_chat_markers(),
+            chat_prefixes: default_chat_prefixes(),
+        }
+    }
+}
+
+/// The default chat-template markers, longest first so that role-carrying markers go whole.
+pub fn default_chat_markers() -> Vec<String> {
+    let mut v: Vec<String> = [
+        "<start_of_turn>user",
+        "<start_of_turn>model",
+        "<start_of_turn>",
+        "<end_of_turn>",
+        "<|im_start|>assistant",
+        "<|im_start|>user",
+        "<|im_start|>system",
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|start_header_id|>assistant<|end_header_id|>",
+        "<|start_header_id|>user<|end_header_id|>",
+        "<|start_header_id|>system<|end_header_id|>",
+        "<|start_header_id|>",
+        "<|end_header_id|>",
+        "<|begin_of_text|>",
+        "<|eot_id|>",
+        "<|endoftext|>",
+        "<|assistant|>",
+        "<|user|>",
+        "<|system|>",
+        "<|end|>",
+        "[INST]",
+        "[/INST]",
+        "<eos>",
+        "<bos>",
+        "<pad>",
+        "</s>",
+        "<s>",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    v
+}
+
+/// The default role labels removed at the start of a sample.
+pub fn default_chat_prefixes() -> Vec<String> {
+    [
+        "Assistant:",
+        "assistant:",
+        "Model:",
+        "model:",
+        "### Response:",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Sentence terminators: Latin, CJK, Devanagari, Arabic, Ethiopic, ellipsis.
+pub const SENTENCE_TERMINATORS: &[char] = &[
+    '.', '!', '?', '…', '。', '！', '？', '।', '॥', '؟', '።', '፧',
+];
+
+/// Closing quotes and brackets that may follow a terminator within the sentence.
+pub const SENTENCE_CLOSERS: &[char] = &['"', '\'', ')', ']', '}', '”', '’', '»', '›', '」', '』'];
+
+fn nfc(text: &str) -> String {
+    if is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        text.to_string()
+    } else {
+        text.nfc().collect()
+    }
+}
+
+fn is_zero_width_junk(c: char) -> bool {
+    // BOM, zero-width space, soft hyphen, word joiner. ZWJ and ZWNJ carry meaning in several
+    // scripts and are kept.
+    matches!(c, '\u{feff}' | '\u{200b}' | '\u{00ad}' | '\u{2060}')
+}
+
+fn is_line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
+}
+
+/// Fold whitespace: line breaks of every kind become `\n`, other whitespace a space; runs of
+/// spaces collapse, lines are trimmed, more than one blank line collapses to one, and the text is
+/// trimmed. Control characters and zero-width junk (BOM, ZWSP, soft hyphen, word joiner) go.
+pub fn fold_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_space = false;
+    let mut pending_newlines = 0usize;
+    let mut prev_cr = false;
+    for c in text.chars() {
+        if is_line_break(c) {
+            if c == '\n' && prev_cr {
+                prev_cr = false;
+                continue;
+            }
+            prev_cr = c == '\r';
+            pending_space = false;
+            if !out.is_empty() {
+                pending_newlines += 1;
+            }
+            continue;
+        }
+        prev_cr = false;
+        if c.is_whitespace() {
+            pending_space = true;
+            continue;
+        }
+        if c.is_control() || is_zero_width_junk(c) {
+            continue;
+        }
+        if pending_newlines > 0 {
+            out.push_str(if pending_newlines > 1 { "\n\n" } else { "\n" });
+            pending_newlines = 0;
+        } else if pending_space && !out.is_empty() {
+            out.push(' ');
+        }
+        pending_space = false;
+        out.push(c);
+    }
+    out
+}
+
+fn strip_markers(text: &str, markers: &[String]) -> String {
+    if !markers
+        .iter()
+        .any(|m| !m.is_empty() && text.contains(m.as_str()))
+    {
+        return text.to_string();
+    }
+    let mut out = text.to_string();
+    for m in markers {
+        if !m.is_empty() && out.contains(m.as_str()) {
+            out = out.replace(m.as_str(), "\n");
+        }
+    }
+    out
+}
+
+fn strip_prefixes(text: &str, prefixes: &[String]) -> String {
+    let t = text.trim_start();
+    for p in prefixes {
+        if !p.is_empty() {
+            if let Some(rest) = t.strip_prefix(p.as_str()) {
+                return rest.to_string();
+            }
+        }
+    }
+    text.to_string()
+}
+
+/// One pass of normalisation.
+fn pass(text: &str, cfg: &NormalizeConfig) -> String {
+    let mut t = nfc(text);
+    if cfg.strip_chat_artifacts {
+        t = strip_markers(&t, &cfg.chat_markers);
+        t = strip_prefixes(&t, &cfg.chat_prefixes);
+    }
+    nfc(&fold_whitespace(&t))
+}
+
+/// Normalise a text: NFC, chat-artefact removal (when enabled) and whitespace folding, repeated to
+/// a fixed point so that the result is idempotent.
+pub fn normalize_text(text: &str, cfg: &NormalizeConfig) -> String {
+    let mut cur = pass(text, cfg);
+    for _ in 0..16 {
+        let next = pass(&cur, cfg);
+        if next == cur {
+            break;
+        }
+        cur = next;
+    }
+    cur
+}
+
+/// If `text` starts with `prompt` (both normalised), the rest of the text, normalised again.
+/// `None` when there is no echo or the prompt is shorter than `min_graphemes`.
+pub fn strip_prompt_echo(
+    text: &str,
+    prompt: &str,
+    min_graphemes: usize,
+    cfg: &NormalizeConfig,
+) -> Option<String> {
+    let prompt = normalize_text(prompt, cfg);
+    if prompt.is_empty() || prompt.graphemes(true).count() < min_graphemes.max(1) {
+        return None;
+    }
+    let mut rest = text.strip_prefix(prompt.as_str())?;
+    // Strip repeated echoes too, so the operation is idempotent.
+    loop {
+        let r = rest.trim_start();
+        match r.strip_prefix(prompt.as_str()) {
+            Some(more) => rest = more,
+            None => break,
+        }
+    }
+    Some(normalize_text(rest, cfg))
+}
+
+/// The byte length of `text` up to and including its last complete sentence (terminator plus any
+/// closing quotes or brackets), or `None` when it holds no sentence terminator. A terminator
+/// counts only at the end of the text or before whitespace or a closer.
+pub fn last_sentence_end(text: &str) -> Option<usize> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut i = chars.len();
+    while i > 0 {
+        i -= 1;
+        let (pos, c) = chars[i];
+        if !SENTENCE_TERMINATORS.contains(&c) {
+            continue;
+        }
+        // Extend over further terminators and closers.
+        let mut j = i + 1;
+        while j < chars.len()
+            && (SENTENCE_TERMINATORS.contains(&chars[j].1)
+                || SENTENCE_CLOSERS.contains(&chars[j].1))
+        {
+            j += 1;
+        }
+        let at_boundary = j == chars.len() || chars[j].1.is_whitespace();
+        if at_boundary {
+            let end = if j == chars.len() {
+                text.len()
+            } else {
+                chars[j].0
+            };
+            let _ = pos;
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Trim `text` back to its last complete sentence. `Ok(None)`: it already ends with one;
+/// `Ok(Some(t))`: the trimmed text; `Err(())`: it holds no complete sentence.
+#[allow(clippy::result_unit_err)]
+pub fn trim_to_sentence(text: &str) -> Result<Option<String>, ()> {
+    match last_sentence_end(text) {
+        None => Err(()),
+        Some(end) if end == text.len() => Ok(None),
+        Some(end) => Ok(Some(text[..end].trim_end().to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_whitespace() {
+        let c = NormalizeConfig::default();
+        assert_eq!(
+            normalize_text("  a \t b\r\n\r\n\r\nc\u{a0}d\u{200b} ", &c),
+            "a b\n\nc d"
+        );
+    }
+
+    #[test]
+    fn nfc_keeps_marks() {
+        let c = NormalizeConfig::default();
+        // d + combining circumflex below composes to ḓ.
+        assert_eq!(normalize_text("d\u{32d}ivha", &c), "ḓivha");
+        // A mark with no precomposed form stays.
+        assert_eq!(normalize_text("q\u{32d}", &c), "q\u{32d}");
+    }
+
+    #[test]
+    fn chat_markers() {
+        let c = NormalizeConfig::default();
+        assert_eq!(
+            normalize_text("<start_of_turn>model\nVhathu vhoṱhe.<end_of_turn>", &c),
+            "Vhathu vhoṱhe."
+        );
+        assert_eq!(normalize_text("Assistant: Ndi zwone.", &c), "Ndi zwone.");
+    }
+
+    #[test]
+    fn trims() {
+        assert_eq!(trim_to_sentence("A b. C d"), Ok(Some("A b.".into())));
+        assert_eq!(
+            trim_to_sentence("A b. C d!\" e"),
+            Ok(Some("A b. C d!\"".into()))
+        );
+        assert_eq!(trim_to_sentence("A b."), Ok(None));
+        assert_eq!(trim_to_sentence("3.5 kg"), Err(()));
+    }
+
+    #[test]
+    fn echo() {
+        let c = NormalizeConfig::default();
+        assert_eq!(
+            strip_prompt_echo("Ṅwalani mafhungo. Vhathu vha", "Ṅwalani mafhungo.", 5, &c),
+            Some("Vhathu vha".into())
+        );
+        assert_eq!(strip_prompt_echo("abc", "Ṅwalani mafhungo.", 5, &c), None);
+    }
+}
