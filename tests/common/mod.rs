@@ -517,6 +517,37 @@ pub fn write_tiny_gguf_with(dir: &Path, arch: &str, opts: &TinyOptions) -> PathB
     path
 }
 
+/// Write a tiny model of `arch` with [`TinyOptions::for_arch`] into `dir` as `name`, after `edit`
+/// has changed its metadata and tensors (to make malformed models).
+pub fn write_tiny_gguf_edited(
+    dir: &Path,
+    arch: &str,
+    name: &str,
+    edit: impl FnOnce(&mut Vec<(String, Value)>, &mut Vec<(String, QTensor)>),
+) -> PathBuf {
+    let opts = TinyOptions::for_arch(arch);
+    let path = dir.join(name);
+    let (tokens, _, _) = vocab_of(&opts);
+    let mut md = metadata(arch, &opts);
+    let mut ts = tensors(arch, &opts, &tokens);
+    edit(&mut md, &mut ts);
+    write_gguf(&path, &md, &ts);
+    path
+}
+
+/// Set (or add) metadata `key`.
+pub fn set_key(md: &mut Vec<(String, Value)>, key: &str, value: Value) {
+    match md.iter_mut().find(|(k, _)| k == key) {
+        Some(slot) => slot.1 = value,
+        None => md.push((key.to_string(), value)),
+    }
+}
+
+/// Remove metadata `key`.
+pub fn remove_key(md: &mut Vec<(String, Value)>, key: &str) {
+    md.retain(|(k, _)| k != key);
+}
+
 /// Write a tiny model of `arch` with [`TinyOptions::for_arch`] into `dir`.
 pub fn write_tiny_gguf(dir: &Path, arch: &str) -> PathBuf {
     write_tiny_gguf_with(dir, arch, &TinyOptions::for_arch(arch))
