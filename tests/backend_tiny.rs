@@ -606,3 +606,27 @@ fn q5_0_reencoding_matches_candles_native_q5_0() {
         "re-encoded and native Q5_0 differ by {max_diff}"
     );
 }
+
+#[test]
+fn tiny_models_are_reproducible_files() {
+    let (a, b) = (tmp(), tmp());
+    for &arch in ARCHS {
+        let pa = common::write_tiny_gguf(a.path(), arch);
+        let pb = common::write_tiny_gguf(b.path(), arch);
+        let (ba, bb) = (
+            std::fs::read(&pa).expect("read"),
+            std::fs::read(&pb).expect("read"),
+        );
+        assert_eq!(ba, bb, "{arch}: two writes differ");
+        assert!(ba.len() < 400_000, "{arch}: {} bytes is not tiny", ba.len());
+    }
+    // Another seed gives other weights.
+    let mut opts = TinyOptions::for_arch("llama");
+    opts.seed += 1;
+    let other = common::write_tiny_gguf_with(a.path(), "llama", &opts);
+    let first = common::write_tiny_gguf(a.path(), "llama");
+    assert_ne!(
+        std::fs::read(other).expect("read"),
+        std::fs::read(first).expect("read")
+    );
+}
