@@ -65,7 +65,9 @@ impl GgufFile {
             })?
             .len();
         // A truncated download parses (the header is at the front) but its tensors are cut off.
-        for (name, info) in content.tensor_infos.iter() {
+        let mut by_offset: Vec<_> = content.tensor_infos.iter().collect();
+        by_offset.sort_by_key(|(name, info)| (info.offset, (*name).clone()));
+        for (name, info) in by_offset {
             let bytes = info.shape.elem_count() / info.ggml_dtype.block_size()
                 * info.ggml_dtype.type_size();
             let end = content.tensor_data_offset + info.offset + bytes as u64;

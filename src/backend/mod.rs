@@ -164,7 +164,7 @@ pub fn inspect(path: &Path) -> Result<ModelInfo, BackendError> {
 pub struct CandleGenerator {
     model: Model,
     tokenizer: Tokenizer,
-    chat_template: Option<ChatTemplate>,
+    chat_template: Option<Result<ChatTemplate, BackendError>>,
     info: ModelInfo,
     device: Device,
     context: usize,
@@ -279,12 +279,19 @@ impl CandleGenerator {
                 arch,
             });
         }
+        validate_hparams(&g, &arch)?;
         let info = g.describe()?;
         let spec = tokenizer_spec(&g)?;
         let json = options.tokenizer_json.clone().or_else(|| beside(path));
+        let in_file = |e: BackendError| match e {
+            BackendError::Tokenizer(m) if !m.contains(&path.display().to_string()) => {
+                BackendError::Tokenizer(format!("{}: {m}", path.display()))
+            }
+            other => other,
+        };
         let tokenizer = match json {
             Some(j) => Tokenizer::from_json_file(&j, &spec)?,
-            None if spec.kind.is_some() => Tokenizer::from_spec(&spec)?,
+            None if spec.kind.is_some() => Tokenizer::from_spec(&spec).map_err(in_file)?,
             None => {
                 return Err(BackendError::Tokenizer(format!(
                     "{}: no tokenizer metadata in the GGUF and no tokenizer.json beside it \
@@ -293,10 +300,11 @@ impl CandleGenerator {
                 )))
             }
         };
-        let chat_template = match g.opt_string("tokenizer.chat_template") {
-            Some(src) => Some(ChatTemplate::new(src)?),
-            None => None,
-        };
+        // A broken template only matters in chat mode: keep the error for then.
+        let chat_template = g.opt_string("tokenizer.chat_template").map(|src| {
+            ChatTemplate::new(src)
+                .map_err(|e| BackendError::ChatTemplate(format!("{}: {e}", path.display())))
+        });
         let model_ctx = info.context_length as usize;
         let context = if model_ctx > 0 {
             options.context_length.min(model_ctx)
@@ -319,7 +327,7 @@ impl CandleGenerator {
             }
         })?;
         let context = model.position_limit().map_or(context, |l| l.min(context));
-        Ok(Self {
+        let mut this = Self {
             model,
             tokenizer,
             chat_template,
@@ -328,7 +336,23 @@ impl CandleGenerator {
             context,
             overflow: options.overflow,
             path: path.to_path_buf(),
-        })
+        };
+        // One forward pass now, so inconsistent shapes are reported as a bad file at load time
+        // rather than as a failed computation in the middle of a run.
+        let probe = this.tokenizer.bos().unwrap_or(0);
+        if probe as usize >= this.tokenizer.vocab_size() {
+            return Err(BackendError::BadModel {
+                path: path.to_path_buf(),
+                reason: format!("BOS token id {probe} is outside the vocabulary"),
+            });
+        }
+        this.logits(&[probe], 0)
+            .map_err(|e| BackendError::BadModel {
+                path: path.to_path_buf(),
+                reason: format!("the weights do not fit together: {e}"),
+            })?;
+        this.reset();
+        Ok(this)
     }
 
     /// The tokenizer.
@@ -347,10 +371,11 @@ impl CandleGenerator {
         match mode {
             PromptMode::Completion => self.tokenizer.encode_prompt(prompt, false),
             PromptMode::Chat => {
-                let tmpl = self
-                    .chat_template
-                    .as_ref()
-                    .ok_or_else(|| BackendError::NoChatTemplate(self.path.clone()))?;
+                let tmpl = match &self.chat_template {
+                    None => return Err(BackendError::NoChatTemplate(self.path.clone())),
+                    Some(Err(e)) => return Err(BackendError::ChatTemplate(e.to_string())),
+                    Some(Ok(t)) => t,
+                };
                 let piece = |id: Option<u32>| {
                     id.and_then(|i| self.tokenizer.id_to_token(i))
                         .unwrap_or_default()
@@ -407,6 +432,51 @@ impl CandleGenerator {
         ids.drain(start..start + dropped);
         Ok((ids, dropped))
     }
+}
+
+/// Check the hyper-parameters the model code divides by or sizes tables with, so a malformed
+/// file is an error naming the key rather than a panic inside candle.
+fn validate_hparams(g: &GgufFile, arch: &str) -> Result<(), BackendError> {
+    let bad = |key: &str, reason: String| BackendError::BadModel {
+        path: g.path.clone(),
+        reason: format!("metadata key `{key}` {reason}"),
+    };
+    let positive = |key: &str| -> Result<u64, BackendError> {
+        match g.opt_u64(key) {
+            None => Err(bad(key, "is missing or not an integer".into())),
+            Some(0) => Err(bad(key, "is 0".into())),
+            Some(v) => Ok(v),
+        }
+    };
+    let heads = positive(&format!("{arch}.attention.head_count"))?;
+    let kv_key = format!("{arch}.attention.head_count_kv");
+    let kv = match g.opt_u64(&kv_key) {
+        Some(0) => return Err(bad(&kv_key, "is 0".into())),
+        Some(v) => v,
+        None => heads,
+    };
+    if heads % kv != 0 {
+        return Err(bad(
+            &kv_key,
+            format!("({kv}) does not divide the head count ({heads})"),
+        ));
+    }
+    let embd_key = format!("{arch}.embedding_length");
+    let embd = positive(&embd_key)?;
+    if g.opt_u64(&format!("{arch}.attention.key_length")).is_none() && embd % heads != 0 {
+        return Err(bad(
+            &embd_key,
+            format!("({embd}) is not a multiple of the head count ({heads})"),
+        ));
+    }
+    positive(&format!("{arch}.block_count"))?;
+    if matches!(arch, "qwen2" | "qwen3" | "phi3") {
+        positive(&format!("{arch}.context_length"))?;
+    }
+    if arch == "gemma3" {
+        positive("gemma3.attention.sliding_window")?;
+    }
+    Ok(())
 }
 
 /// A `tokenizer.json` beside the model: `<stem>.tokenizer.json`.
