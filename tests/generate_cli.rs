@@ -6,6 +6,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+#[allow(dead_code)]
+mod common;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_synthcorpus"))
 }
@@ -319,4 +322,92 @@ fn extending_a_run_keeps_its_records() {
     let seven = stable_records(&dir.path().join("out/raw.jsonl"));
     assert_eq!(seven.len(), 7);
     assert_eq!(&seven[..4], &four[..]);
+}
+
+/// Two tiny random-weight GGUF models (a base model in completion mode and one with a chat
+/// template in chat mode) beside the n-gram model: quotas, provenance and resumption.
+#[test]
+fn tiny_gguf_models_in_the_mix() {
+    let dir = tempfile::tempdir().unwrap();
+    let gemma = common::write_tiny_gguf(dir.path(), "gemma3");
+    let qwen = common::write_tiny_gguf(dir.path(), "qwen3");
+    let cfg = dir.path().join("mix.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"
+seed = 11
+out = "{out}"
+[generate]
+samples = 6
+[[generate.sources]]
+corpus = "{corpus}"
+[[generate.models]]
+id = "tiny-gemma3"
+model = "{gemma}"
+weight = 1.0
+[[generate.models]]
+id = "tiny-qwen3-chat"
+model = "{qwen}"
+mode = "chat"
+weight = 1.0
+[[generate.models]]
+id = "ngram"
+kind = "ngram"
+weight = 1.0
+[generate.sampling]
+max_new_tokens = 12
+"#,
+            out = dir.path().join("out").display(),
+            corpus = repo().join("corpora/ven").display(),
+            gemma = gemma.display(),
+            qwen = qwen.display(),
+        ),
+    )
+    .unwrap();
+    run_ok(
+        bin()
+            .args(["generate", "-q", "--limit", "4", "--config"])
+            .arg(&cfg),
+    );
+    run_ok(bin().args(["generate", "-q", "--config"]).arg(&cfg));
+    let recs = stable_records(&dir.path().join("out/raw.jsonl"));
+    assert_eq!(recs.len(), 6);
+    let again = dir.path().join("again");
+    run_ok(
+        bin()
+            .args(["generate", "-q", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&again),
+    );
+    assert_eq!(
+        recs,
+        stable_records(&again.join("raw.jsonl")),
+        "resumed == uninterrupted"
+    );
+    for id in ["tiny-gemma3", "tiny-qwen3-chat", "ngram"] {
+        let mine: Vec<&Value> = recs.iter().filter(|r| r["generator"]["id"] == id).collect();
+        assert_eq!(mine.len(), 2, "{id}: equal weights over 6 requests");
+        for r in mine {
+            assert!(r["tokens"]["completion"].as_u64().unwrap() <= 12);
+            if id == "ngram" {
+                continue;
+            }
+            assert_eq!(r["generator"]["backend"], "candle");
+            assert_eq!(r["generator"]["sha256"].as_str().unwrap().len(), 64);
+            let mode = if id == "tiny-qwen3-chat" {
+                "chat"
+            } else {
+                "completion"
+            };
+            assert_eq!(r["prompt"]["mode"], mode);
+            assert!(r["prompt"]["template_sha256"].as_str().unwrap().len() == 64);
+            assert!(!r["prompt"]["seed_document_ids"]
+                .as_array()
+                .unwrap()
+                .is_empty());
+            assert!(r["tokens"]["prompt"].as_u64().unwrap() > 0);
+        }
+    }
 }
