@@ -6,7 +6,6 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-#[allow(dead_code)]
 mod common;
 
 fn bin() -> Command {
