@@ -220,6 +220,10 @@ fn pass(text: &str, cfg: &NormalizeConfig) -> String {
 /// a fixed point so that the result is idempotent.
 pub fn normalize_text(text: &str, cfg: &NormalizeConfig) -> String {
     let mut cur = pass(text, cfg);
+    if cur == text {
+        // `text` is a fixed point already.
+        return cur;
+    }
     for _ in 0..16 {
         let next = pass(&cur, cfg);
         if next == cur {

@@ -303,71 +303,99 @@ impl QualityContext {
         m.foreign_letters = letters - in_set;
 
         // Repetition over stripped words (Gopher: characters of the words, over all characters).
+        // n-gram hashes are built incrementally: the (n+1)-grams from the n-grams.
         let hashes: Vec<u64> = stripped
             .iter()
             .map(|w| hash64(w.as_bytes(), TOKEN_SEED))
             .collect();
         let lens: Vec<usize> = stripped.iter().map(|w| w.chars().count()).collect();
+        let max_n = p
+            .repetition
+            .top_n_grams
+            .iter()
+            .chain(&p.repetition.dup_n_grams)
+            .map(|&(n, _)| n)
+            .max()
+            .unwrap_or(0);
+        let mut grams: Vec<u64> = hashes.iter().map(|&h| combine(1, h)).collect();
+        let mut scratch = NgramScratch::default();
+        for n in 1..=max_n.min(hashes.len()) {
+            if n > 1 {
+                grams.truncate(hashes.len() + 1 - n);
+                for (i, g) in grams.iter_mut().enumerate() {
+                    *g = combine(*g, hashes[i + n - 1]);
+                }
+            }
+            if let Some(&(_, _)) = p.repetition.top_n_grams.iter().find(|(k, _)| *k == n) {
+                let c = scratch.top_ngram_chars(&grams, &lens, n);
+                m.top_n_gram.push((n, ratio(c, total_chars)));
+            }
+            if let Some(&(_, _)) = p.repetition.dup_n_grams.iter().find(|(k, _)| *k == n) {
+                let c = scratch.dup_ngram_chars(&grams, &lens, n);
+                m.dup_n_gram.push((n, ratio(c, total_chars)));
+            }
+        }
+        // Sizes longer than the text: no n-grams, share 0.
         for &(n, _) in &p.repetition.top_n_grams {
-            m.top_n_gram
-                .push((n, ratio(top_ngram_chars(&hashes, &lens, n), total_chars)));
+            if !m.top_n_gram.iter().any(|(k, _)| *k == n) {
+                m.top_n_gram.push((n, 0.0));
+            }
         }
         for &(n, _) in &p.repetition.dup_n_grams {
-            m.dup_n_gram
-                .push((n, ratio(dup_ngram_chars(&hashes, &lens, n), total_chars)));
+            if !m.dup_n_gram.iter().any(|(k, _)| *k == n) {
+                m.dup_n_gram.push((n, 0.0));
+            }
         }
+        m.top_n_gram.sort_by_key(|(n, _)| *n);
+        m.dup_n_gram.sort_by_key(|(n, _)| *n);
         m
     }
 }
 
-fn ngram_hash(hashes: &[u64], i: usize, n: usize) -> u64 {
-    hashes[i..i + n]
-        .iter()
-        .fold(n as u64, |h, &x| combine(h, x))
+/// Reused hash tables for the n-gram statistics of one text.
+#[derive(Default)]
+struct NgramScratch {
+    counts: HashMap<u64, (usize, usize), IdBuild>,
+    seen: HashSet<u64, IdBuild>,
 }
 
-/// Characters covered by the most frequent n-gram (joined with spaces, as Gopher does) times its
-/// count; ties go to the n-gram seen first.
-fn top_ngram_chars(hashes: &[u64], lens: &[usize], n: usize) -> usize {
-    if hashes.len() < n || n == 0 {
-        return 0;
-    }
-    let mut counts: HashMap<u64, (usize, usize), IdBuild> =
-        HashMap::with_capacity_and_hasher(hashes.len(), IdBuild);
-    let mut best: (usize, usize, usize) = (0, usize::MAX, 0); // count, first index, chars
-    for i in 0..=hashes.len() - n {
-        let h = ngram_hash(hashes, i, n);
-        let e = counts.entry(h).or_insert((0, i));
-        e.0 += 1;
-        let (count, first) = *e;
-        if count > best.0 || (count == best.0 && first < best.1) {
-            let chars: usize = lens[first..first + n].iter().sum::<usize>() + n - 1;
-            best = (count, first, chars);
+impl NgramScratch {
+    /// Characters covered by the most frequent n-gram (joined with spaces, as Gopher does) times
+    /// its count; ties go to the n-gram seen first. `grams[i]` is the hash of the n-gram at `i`.
+    fn top_ngram_chars(&mut self, grams: &[u64], lens: &[usize], n: usize) -> usize {
+        self.counts.clear();
+        let mut best: (usize, usize) = (0, usize::MAX); // count, first index
+        for (i, &h) in grams.iter().enumerate() {
+            let e = self.counts.entry(h).or_insert((0, i));
+            e.0 += 1;
+            let (count, first) = *e;
+            if count > best.0 || (count == best.0 && first < best.1) {
+                best = (count, first);
+            }
         }
+        if best.0 == 0 {
+            return 0;
+        }
+        let chars: usize = lens[best.1..best.1 + n].iter().sum::<usize>() + n - 1;
+        best.0 * chars
     }
-    best.0 * best.2
-}
 
-/// Characters in n-grams that repeat an earlier one, skipping over each repeat (Gopher's
-/// `find_all_duplicate`, n-grams joined without spaces).
-fn dup_ngram_chars(hashes: &[u64], lens: &[usize], n: usize) -> usize {
-    if hashes.len() < n || n == 0 {
-        return 0;
-    }
-    let mut seen: HashSet<u64, IdBuild> = HashSet::with_capacity_and_hasher(hashes.len(), IdBuild);
-    let mut repeated = 0usize;
-    let mut i = 0usize;
-    while i + n <= hashes.len() {
-        let h = ngram_hash(hashes, i, n);
-        if seen.contains(&h) {
-            repeated += lens[i..i + n].iter().sum::<usize>();
-            i += n;
-        } else {
-            seen.insert(h);
-            i += 1;
+    /// Characters in n-grams that repeat an earlier one, skipping over each repeat (Gopher's
+    /// `find_all_duplicate`, n-grams joined without spaces).
+    fn dup_ngram_chars(&mut self, grams: &[u64], lens: &[usize], n: usize) -> usize {
+        self.seen.clear();
+        let mut repeated = 0usize;
+        let mut i = 0usize;
+        while i < grams.len() {
+            if !self.seen.insert(grams[i]) {
+                repeated += lens[i..i + n].iter().sum::<usize>();
+                i += n;
+            } else {
+                i += 1;
+            }
         }
+        repeated
     }
-    repeated
 }
 
 /// Writes every quality metric under `annotations.quality`.
