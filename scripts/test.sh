@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/fetch-models.sh all
-cargo test --all-targets "$@"
+cargo test --all-targets --no-fail-fast "$@"
 cargo test --doc "$@"

@@ -92,7 +92,10 @@ mod tests {
 
     #[test]
     fn python_string_methods_work() {
-        let t = ChatTemplate::new("{{ messages[0].content.strip().startswith('A') }}").unwrap();
+        let t = ChatTemplate::new(
+            "{% if messages[0].content.strip().startswith('A') %}yes{% else %}no{% endif %}",
+        )
+        .unwrap();
         let out = t
             .render(
                 &[Message {
@@ -103,7 +106,7 @@ mod tests {
                 "",
             )
             .unwrap();
-        assert_eq!(out, "true");
+        assert_eq!(out, "yes");
     }
 
     #[test]
