@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::curate::CurateConfig;
 use crate::types::PromptMode;
 
 /// Errors of configuration; each names the file and the key.
@@ -95,6 +96,36 @@ pub struct Config {
     pub threads: Option<usize>,
     /// Generation.
     pub generate: GenerateConfig,
+    /// Curation (`[curate]`; its `lang` is set from the top-level `lang`).
+    pub curate: CurateConfig,
+    /// The whole-pipeline run (`synthcorpus run`).
+    pub run: RunConfig,
+}
+
+/// `[run]`: how `synthcorpus run` drives the stages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Keep generating until this many samples pass curation (0: one pass of
+    /// `generate.samples`).
+    pub target_kept: usize,
+    /// Budget of generations in target mode.
+    pub max_generations: usize,
+    /// Budget of wall-clock minutes in target mode (0: none).
+    pub max_minutes: f64,
+    /// Use the shipped language identifier in curation when it exists for the language.
+    pub lid: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            target_kept: 0,
+            max_generations: 400,
+            max_minutes: 0.0,
+            lid: true,
+        }
+    }
 }
 
 impl Default for Config {
@@ -106,6 +137,8 @@ impl Default for Config {
             out: PathBuf::from("runs/ven"),
             threads: None,
             generate: GenerateConfig::default(),
+            curate: CurateConfig::default(),
+            run: RunConfig::default(),
         }
     }
 }
@@ -291,8 +324,22 @@ impl Config {
         })
     }
 
+    /// Check values that parse but make no sense, and settle derived values (the curation
+    /// language follows the run's).
+    pub fn resolve(mut self) -> Result<Self, ConfigError> {
+        self.curate.lang = self.lang.clone();
+        self.validate()?;
+        Ok(self)
+    }
+
     /// Check values that parse but make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.curate
+            .validate("[curate]")
+            .map_err(|e| invalid("curate", e.to_string()))?;
+        if self.run.max_minutes.is_nan() || self.run.max_minutes < 0.0 {
+            return Err(invalid("run.max_minutes", "must be >= 0"));
+        }
         if self.lang.len() != 3 || !self.lang.bytes().all(|b| b.is_ascii_lowercase()) {
             return Err(invalid(
                 "lang",

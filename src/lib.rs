@@ -11,4 +11,5 @@ pub mod ingest;
 pub mod models;
 pub mod ngram;
 pub mod prompts;
+pub mod run;
 pub mod types;

@@ -8,8 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use crate::config::Config;
-use crate::generate::{self, plan::SeedSource, GenerateOptions};
-use crate::ingest::{self, IngestOptions};
+use crate::generate::{self, GenerateOptions};
 use crate::prompts::{self, PromptLibrary};
 
 use super::{EXIT_OK, EXIT_USAGE};
@@ -53,37 +52,7 @@ pub fn resolve_config(
         None => Config::default(),
     };
     apply(&mut config);
-    config.validate()?;
-    Ok(config)
-}
-
-/// Load the seed sources a configuration names.
-pub fn load_sources(config: &Config) -> Result<Vec<SeedSource>> {
-    let opts = IngestOptions {
-        target_lang: Some(config.lang.clone()),
-        ..IngestOptions::default()
-    };
-    let mut sources = Vec::new();
-    for s in &config.generate.sources {
-        // A relative path that does not exist here may name a corpus shipped with synthcorpus.
-        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(&s.corpus);
-        let dir = if s.corpus.is_relative() && !s.corpus.exists() && shipped.is_dir() {
-            shipped
-        } else {
-            s.corpus.clone()
-        };
-        let corpus = ingest::load_corpus(&dir, &opts)
-            .with_context(|| format!("loading seed corpus {}", s.corpus.display()))?;
-        for w in &corpus.warnings {
-            eprintln!("warning: {w}");
-        }
-        sources.push(SeedSource::new(
-            &corpus.meta.id,
-            s.weight,
-            &corpus.documents,
-        ));
-    }
-    Ok(sources)
+    config.resolve()
 }
 
 /// Run `synthcorpus generate`.
@@ -121,7 +90,13 @@ pub fn run(args: GenerateArgs) -> Result<i32> {
         .unwrap_or_else(prompts::shipped_dir);
     let library = PromptLibrary::load(&prompts_dir)?;
     let lang = prompts::load_language(&prompts_dir, &config.lang)?;
-    let sources = load_sources(&config)?;
+    let corpora = crate::run::load_seed_corpora(&config)?;
+    for c in &corpora {
+        for w in &c.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    let sources = crate::run::seed_sources(&config, &corpora);
 
     let interrupt = Arc::new(AtomicBool::new(false));
     {

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub mod curate;
 pub mod generate;
+pub mod run;
 
 use crate::backend::{self, CandleGenerator, Flow, LoadOptions, Overflow, TextGenerator};
 use crate::models;
@@ -48,6 +49,10 @@ pub enum Command {
     Bench(BenchArgs),
     /// Generate synthetic text from seed corpora into a run directory (resumable).
     Generate(generate::GenerateArgs),
+    /// Create a project folder with a commented synthcorpus.toml.
+    Init(run::InitArgs),
+    /// Run the whole pipeline: generate, curate (and more as it is built), resumable.
+    Run(run::RunArgs),
     /// Curate a corpus: normalise, deduplicate, filter, protect against source leaks.
     Curate(curate::CurateArgs),
     /// Explain a curation filter: what it checks, its parameters, an example.
@@ -225,6 +230,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Sample(args) => sample(args),
         Command::Bench(args) => bench(args),
         Command::Generate(args) => generate::run(args),
+        Command::Init(args) => run::init(args),
+        Command::Run(args) => run::run(args),
         Command::Curate(args) => curate::run(args),
         Command::Explain(args) => curate::explain(args),
     }

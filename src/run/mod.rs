@@ -1,0 +1,366 @@
+//! `synthcorpus run`: the whole pipeline in one run directory.
+//!
+//! One runner drives the stages in order (generate, curate, then labelling and evaluation as
+//! they are built) and keeps the bookkeeping: a stage whose inputs and configuration hash the
+//! same as when it last finished, and whose outputs are intact, is skipped; one whose inputs
+//! changed is redone. Generation resumes by itself (see [`crate::generate`]).
+//!
+//! In target mode (`run.target_kept`), generation is extended in rounds until that many samples
+//! pass curation or the budget (generations, minutes) runs out. Extending a run keeps every
+//! record already made, since request ids do not depend on the number of samples.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::curate::{self, CurateReport, InputFormat};
+use crate::generate::{self, plan::SeedSource, GenerateOptions, GenerateSummary};
+use crate::ingest::{self, Corpus, IngestOptions};
+use crate::prompts::{self, PromptLibrary};
+use crate::types::{Document, LanguageIdentifier};
+
+/// File recording which stages finished with which inputs.
+pub const STAGES_FILE: &str = "stages.json";
+
+/// Errors of the run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A seed corpus could not be loaded.
+    #[error("seed corpus {path}: {source}")]
+    Ingest {
+        /// The corpus folder.
+        path: PathBuf,
+        /// The error.
+        source: ingest::IngestError,
+    },
+    /// Prompt library errors.
+    #[error(transparent)]
+    Prompts(#[from] prompts::PromptError),
+    /// Generation failed.
+    #[error(transparent)]
+    Generate(#[from] generate::GenerateError),
+    /// Curation failed.
+    #[error(transparent)]
+    Curate(#[from] curate::CurateError),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
+    move |e| RunError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+/// Resolve a corpus path: as given, or, when relative and absent, the corpus shipped with
+/// synthcorpus under that path.
+pub fn corpus_dir(path: &Path) -> PathBuf {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    if path.is_relative() && !path.exists() && shipped.is_dir() {
+        shipped
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Load the seed corpora of a configuration. Warnings are returned with the corpora.
+pub fn load_seed_corpora(config: &Config) -> Result<Vec<Corpus>, RunError> {
+    let opts = IngestOptions {
+        target_lang: Some(config.lang.clone()),
+        ..IngestOptions::default()
+    };
+    config
+        .generate
+        .sources
+        .iter()
+        .map(|s| {
+            let dir = corpus_dir(&s.corpus);
+            ingest::load_corpus(&dir, &opts).map_err(|e| RunError::Ingest {
+                path: dir.clone(),
+                source: e,
+            })
+        })
+        .collect()
+}
+
+/// The seed sources generation draws from, with their weights.
+pub fn seed_sources(config: &Config, corpora: &[Corpus]) -> Vec<SeedSource> {
+    config
+        .generate
+        .sources
+        .iter()
+        .zip(corpora)
+        .map(|(s, c)| SeedSource::new(&c.meta.id, s.weight, &c.documents))
+        .collect()
+}
+
+/// How a stage went.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StageOutcome {
+    /// Stage name.
+    pub stage: String,
+    /// `ran` or `skipped` (inputs unchanged since it last finished).
+    pub status: String,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+/// Options of a run.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// Generation options (progress bar, interrupt flag).
+    pub generate: GenerateOptions,
+    /// A language identifier for curation.
+    pub lid: Option<Arc<dyn LanguageIdentifier>>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("generate", &self.generate)
+            .field("lid", &self.lid.as_ref().map(|l| l.model_id()))
+            .finish()
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// The run directory.
+    pub out: PathBuf,
+    /// Records in `raw.jsonl`.
+    pub generated: usize,
+    /// Samples kept by curation.
+    pub kept: u64,
+    /// Samples rejected, by reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// Stages in order.
+    pub stages: Vec<StageOutcome>,
+    /// In target mode: whether the target was met.
+    pub target_met: Option<bool>,
+    /// Generation rounds.
+    pub rounds: usize,
+    /// Whether the run was interrupted.
+    pub interrupted: bool,
+    /// Per-model generation totals of this invocation.
+    pub generation: Vec<GenerateSummary>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct StageRecord {
+    inputs: String,
+    outputs: BTreeMap<String, String>,
+}
+
+fn sha256_file(path: &Path) -> Result<String, RunError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    Ok(ingest::sha256_hex(&bytes))
+}
+
+fn stage_hash(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn read_stages(out: &Path) -> BTreeMap<String, StageRecord> {
+    std::fs::read_to_string(out.join(STAGES_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+fn write_stages(out: &Path, stages: &BTreeMap<String, StageRecord>) -> Result<(), RunError> {
+    let path = out.join(STAGES_FILE);
+    let text = serde_json::to_string_pretty(stages).unwrap_or_default() + "\n";
+    std::fs::write(&path, text).map_err(io(&path))
+}
+
+/// Whether a stage's recorded inputs match and its outputs are intact.
+fn up_to_date(out: &Path, rec: Option<&StageRecord>, inputs: &str) -> bool {
+    let Some(rec) = rec else { return false };
+    rec.inputs == inputs
+        && !rec.outputs.is_empty()
+        && rec
+            .outputs
+            .iter()
+            .all(|(f, h)| sha256_file(&out.join(f)).is_ok_and(|x| &x == h))
+}
+
+fn record_outputs(out: &Path, inputs: String, files: &[&str]) -> Result<StageRecord, RunError> {
+    let mut outputs = BTreeMap::new();
+    for f in files {
+        outputs.insert(f.to_string(), sha256_file(&out.join(f))?);
+    }
+    Ok(StageRecord { inputs, outputs })
+}
+
+/// Curate `raw.jsonl` into the run directory, unless it is up to date.
+fn curate_stage(
+    config: &Config,
+    seeds: &[Document],
+    seeds_hash: &str,
+    opts: &RunOptions,
+    stages: &mut BTreeMap<String, StageRecord>,
+) -> Result<(CurateReport, StageOutcome), RunError> {
+    let out = &config.out;
+    let raw = out.join(generate::RAW_FILE);
+    let lid_id = opts.lid.as_ref().map(|l| l.model_id()).unwrap_or_default();
+    let inputs = stage_hash(&[
+        &sha256_file(&raw)?,
+        &serde_json::to_string(&config.curate).unwrap_or_default(),
+        seeds_hash,
+        &lid_id,
+    ]);
+    let report_path = out.join("curate.json");
+    let t = Instant::now();
+    if up_to_date(out, stages.get("curate"), &inputs) {
+        let text = std::fs::read_to_string(&report_path).map_err(io(&report_path))?;
+        if let Ok(report) = serde_json::from_str::<CurateReport>(&text) {
+            return Ok((
+                report,
+                StageOutcome {
+                    stage: "curate".into(),
+                    status: "skipped".into(),
+                    seconds: t.elapsed().as_secs_f64(),
+                },
+            ));
+        }
+    }
+    let report = curate::runner::curate_files(
+        &[raw],
+        InputFormat::Jsonl,
+        out,
+        config.curate.clone(),
+        seeds,
+        opts.lid.clone(),
+    )?;
+    stages.insert(
+        "curate".into(),
+        record_outputs(
+            out,
+            inputs,
+            &["samples.jsonl", "rejects.jsonl", "curate.json"],
+        )?,
+    );
+    write_stages(out, stages)?;
+    Ok((
+        report,
+        StageOutcome {
+            stage: "curate".into(),
+            status: "ran".into(),
+            seconds: t.elapsed().as_secs_f64(),
+        },
+    ))
+}
+
+/// Run the pipeline.
+pub fn run(config: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
+    let out = config.out.clone();
+    std::fs::create_dir_all(&out).map_err(io(&out))?;
+    let corpora = load_seed_corpora(config)?;
+    let sources = seed_sources(config, &corpora);
+    let seeds: Vec<Document> = corpora.iter().flat_map(|c| c.documents.clone()).collect();
+    let seeds_hash = stage_hash(
+        &corpora
+            .iter()
+            .map(|c| c.content_sha256())
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let prompts_dir = config
+        .generate
+        .prompts
+        .clone()
+        .unwrap_or_else(prompts::shipped_dir);
+    let library = PromptLibrary::load(&prompts_dir)?;
+    let lang = prompts::load_language(&prompts_dir, &config.lang)?;
+    let mut stages = read_stages(&out);
+
+    let started = Instant::now();
+    let target = config.run.target_kept;
+    let mut samples = config.generate.samples.max(1);
+    if target > 0 {
+        samples = samples.min(config.run.max_generations.max(1));
+    }
+    let mut summary = RunSummary {
+        out: out.clone(),
+        generated: 0,
+        kept: 0,
+        rejected: BTreeMap::new(),
+        stages: Vec::new(),
+        target_met: (target > 0).then_some(false),
+        rounds: 0,
+        interrupted: false,
+        generation: Vec::new(),
+    };
+    loop {
+        summary.rounds += 1;
+        let mut round = config.clone();
+        round.generate.samples = samples;
+        let t = Instant::now();
+        let g = generate::run(&round, &sources, &library, &lang, &opts.generate)?;
+        summary.stages.push(StageOutcome {
+            stage: "generate".into(),
+            status: if g.written > 0 { "ran" } else { "skipped" }.into(),
+            seconds: t.elapsed().as_secs_f64(),
+        });
+        summary.generated = g.already_done + g.written;
+        summary.interrupted = g.interrupted;
+        summary.generation.push(g);
+        if summary.interrupted {
+            break;
+        }
+        let (report, outcome) = curate_stage(config, &seeds, &seeds_hash, opts, &mut stages)?;
+        summary.stages.push(outcome);
+        summary.kept = report.totals.kept;
+        summary.rejected = report
+            .stages
+            .iter()
+            .flat_map(|s| s.stats.dropped.iter().map(|(k, v)| (k.clone(), *v)))
+            .fold(BTreeMap::new(), |mut m, (k, v)| {
+                *m.entry(k).or_insert(0) += v;
+                m
+            });
+        if target == 0 {
+            break;
+        }
+        if summary.kept as usize >= target {
+            summary.target_met = Some(true);
+            break;
+        }
+        let minutes = started.elapsed().as_secs_f64() / 60.0;
+        let out_of_time = config.run.max_minutes > 0.0 && minutes >= config.run.max_minutes;
+        if samples >= config.run.max_generations || out_of_time {
+            break;
+        }
+        // Estimate the generations still needed from the share kept so far (at least 5 %).
+        let share = (summary.kept as f64 / summary.generated.max(1) as f64).max(0.05);
+        let need = ((target as f64 - summary.kept as f64) / share).ceil() as usize;
+        samples = (samples + need.max(1)).min(config.run.max_generations);
+    }
+    let path = out.join("run.json");
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n",
+    )
+    .map_err(io(&path))?;
+    Ok(summary)
+}
