@@ -8,6 +8,7 @@ pub mod config;
 pub mod curate;
 pub mod generate;
 pub mod ingest;
+pub mod label;
 pub mod models;
 pub mod ngram;
 pub mod prompts;

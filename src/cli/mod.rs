@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub mod curate;
 pub mod generate;
+pub mod label;
 pub mod run;
 
 use crate::backend::{self, CandleGenerator, Flow, LoadOptions, Overflow, TextGenerator};
@@ -57,6 +58,14 @@ pub enum Command {
     Curate(curate::CurateArgs),
     /// Explain a curation filter: what it checks, its parameters, an example.
     Explain(curate::ExplainArgs),
+    /// Label a curated run: samples in the v1 schema, manifest, dataset card, Croissant metadata.
+    Label(label::LabelArgs),
+    /// Check a labelled run against its manifest, schema and signature (exit 3 on failure).
+    Verify(label::VerifyArgs),
+    /// Build a training set from real corpora and synthetic runs, real data first.
+    Export(label::ExportArgs),
+    /// Write a new Ed25519 key for signing manifests.
+    Keygen(label::KeygenArgs),
 }
 
 /// `synthcorpus models ...`
@@ -234,6 +243,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Run(args) => run::run(args),
         Command::Curate(args) => curate::run(args),
         Command::Explain(args) => curate::explain(args),
+        Command::Label(args) => label::run_label(args),
+        Command::Verify(args) => label::run_verify(args),
+        Command::Export(args) => label::run_export(args),
+        Command::Keygen(args) => label::run_keygen(args),
     }
 }
 
