@@ -264,4 +264,13 @@ mod tests {
         assert_eq!(c.curate.lang, "ven");
         assert_eq!(c.generate.models.len(), 2);
     }
+
+    #[test]
+    fn the_quickstart_configuration_is_valid() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart.toml");
+        let c = Config::load(&path).and_then(Config::resolve).unwrap();
+        assert_eq!(c.run.target_kept, 20);
+        assert_eq!(c.out, PathBuf::from("runs/quickstart"));
+    }
 }

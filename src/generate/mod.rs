@@ -326,20 +326,25 @@ pub fn run(
     let out = &config.out;
     std::fs::create_dir_all(out).map_err(io(out))?;
     let fp = fingerprint(config, sources, library, lang);
-    let plan = make_plan(&PlanInputs {
-        seed: config.seed,
-        config: &config.generate,
-        library,
-        lang,
-        sources,
-        fingerprint: &fp,
-    })?;
     let resolved = out.join("config.resolved.toml");
     let text = toml::to_string(config).map_err(|e| GenerateError::Input(e.to_string()))?;
     std::fs::write(&resolved, text).map_err(io(&resolved))?;
 
     let raw_path = out.join(RAW_FILE);
     let (done_ids, discarded) = recover_raw(&raw_path)?;
+    // The plan is prefix-stable: plan as far as the records already made reach, so that a run
+    // extended earlier (target mode) and now asked for fewer samples keeps its records.
+    let wanted = config.generate.samples;
+    let mut planned = config.generate.clone();
+    planned.samples = wanted.max(done_ids.len());
+    let plan = make_plan(&PlanInputs {
+        seed: config.seed,
+        config: &planned,
+        library,
+        lang,
+        sources,
+        fingerprint: &fp,
+    })?;
     let plan_ids: BTreeMap<&str, usize> = plan.iter().map(|r| (r.id.as_str(), r.index)).collect();
     let mut done: BTreeSet<String> = BTreeSet::new();
     for (line, id) in done_ids.iter().enumerate() {
@@ -352,9 +357,12 @@ pub fn run(
         }
         done.insert(id.clone());
     }
-    let todo: Vec<&PlannedRequest> = plan.iter().filter(|r| !done.contains(&r.id)).collect();
+    let todo: Vec<&PlannedRequest> = plan
+        .iter()
+        .filter(|r| r.index < wanted && !done.contains(&r.id))
+        .collect();
     let mut summary = GenerateSummary {
-        planned: plan.len(),
+        planned: wanted,
         already_done: done.len(),
         discarded_bytes: discarded,
         fingerprint: fp,
@@ -370,7 +378,11 @@ pub fn run(
         .map_err(io(&raw_path))?;
     let mut writer = BufWriter::new(file);
     let mut loaded: BTreeMap<usize, Loaded> = BTreeMap::new();
-    let bar = progress_bar(opts.progress, plan.len() as u64, done.len() as u64);
+    let bar = progress_bar(
+        opts.progress,
+        wanted as u64,
+        (done.len().min(wanted)) as u64,
+    );
     let started = Instant::now();
     let mut tokens_total = 0usize;
     for req in todo {
