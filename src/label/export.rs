@@ -385,7 +385,7 @@ pub fn export(opts: &ExportOptions) -> Result<ExportReport, LabelError> {
     let manifest = json!({
         "schema": "synthcorpus.export-manifest.v1",
         "tool": super::sample::tool_string(),
-        "created_at": crate::generate::now_rfc3339(),
+        "created_at": super::manifest::now_or_source_date_epoch(),
         "line_schema": EXPORT_SCHEMA_ID,
         "options": {
             "max_synthetic_share": opts.max_synthetic_share,

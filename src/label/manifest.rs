@@ -21,6 +21,21 @@ use super::LabelError;
 /// Schema identifier of a manifest.
 pub const MANIFEST_SCHEMA_ID: &str = "synthcorpus.manifest.v1";
 
+/// Now (RFC 3339 UTC, seconds), or the time `SOURCE_DATE_EPOCH` gives (seconds since the Unix
+/// epoch) when it is set, for reproducible outputs.
+pub fn now_or_source_date_epoch() -> String {
+    match std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+    {
+        Some(secs) => humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+        )
+        .to_string(),
+        None => crate::generate::now_rfc3339(),
+    }
+}
+
 /// The manifest of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -507,7 +522,7 @@ pub fn build(
         })
         .chain(samples.iter().map(|s| s.created_at.clone()))
         .min();
-    let now = crate::generate::now_rfc3339();
+    let now = now_or_source_date_epoch();
     let schema_sha = crate::ingest::sha256_hex(super::schema::SAMPLE_SCHEMA_JSON.as_bytes());
     Ok(Manifest {
         schema: MANIFEST_SCHEMA_ID.into(),
