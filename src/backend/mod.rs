@@ -250,13 +250,22 @@ pub fn tokenizer_spec(g: &GgufFile) -> Result<TokenizerSpec, BackendError> {
         "<|end_of_text|>",
         "</s>",
     ];
+    // llama.cpp also marks such tokens as control tokens, so that in plain text (no special
+    // parsing) `</s>` is three ordinary pieces, not the token.
+    let mut marked = Vec::new();
     for (i, t) in spec.tokens.iter().enumerate() {
-        let control = spec
+        let special = spec
             .token_types
             .get(i)
             .is_none_or(|&ty| ty == token_type::CONTROL || ty == token_type::USER_DEFINED);
-        if control && EOG_TEXTS.contains(&t.as_str()) {
+        if special && EOG_TEXTS.contains(&t.as_str()) {
             spec.eog.push(i as u32);
+            marked.push(i);
+        }
+    }
+    for i in marked {
+        if let Some(ty) = spec.token_types.get_mut(i) {
+            *ty = token_type::CONTROL;
         }
     }
     spec.add_bos = g
