@@ -151,10 +151,10 @@ fn label_writes_samples_manifest_card_croissant() {
     let m1: Value = serde_json::from_slice(&manifest_before).unwrap();
     let m2 = read_json(&run.join("manifest.json"));
     assert_eq!(m1["outputs"], m2["outputs"]);
-    // Registry: every generation (10 raw) and its lines are registered, once.
+    // Registry: every published sample (5) and its lines are registered, once.
     let reg_text = std::fs::read_to_string(&reg).unwrap();
     assert!(reg_text.starts_with("# synthcorpus registry v1"));
-    assert!(reg_text.lines().count() > 10);
+    assert!(reg_text.lines().count() > 5);
 
     let mut manifest = read_json(&run.join("manifest.json"));
     assert_eq!(manifest["counts"]["samples"], 5);
@@ -485,12 +485,22 @@ fn collapse_guard_refuses_generated_text_as_real_unless_opted_in() {
     let o = export(&a);
     ok(&o);
     let rows = jsonl(&out.join("train.jsonl"));
-    let from_corpus: Vec<&Value> = rows
+    // The poisoned line is a published sample of the run: with opt-in it is taken once, as
+    // synthetic text of depth 1, never as real text.
+    let poisoned_line = std::fs::read_to_string(poisoned.join("text.txt"))
+        .unwrap()
+        .lines()
+        .nth(3)
+        .unwrap()
+        .trim()
+        .to_string();
+    let copies: Vec<&Value> = rows
         .iter()
-        .filter(|r| r["source"] == "label-poisoned-ven" && r["synthetic"] == true)
+        .filter(|r| r["text"].as_str().map(str::trim) == Some(poisoned_line.as_str()))
         .collect();
-    assert_eq!(from_corpus.len(), 1);
-    assert_eq!(from_corpus[0]["lineage_depth"], 1);
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert_eq!(copies[0]["synthetic"], true);
+    assert_eq!(copies[0]["lineage_depth"], 1);
 
     // Without the registry, a corpus that says it is synthetic is refused too.
     let synth = tmp.path().join("synth");

@@ -11,7 +11,7 @@
 //! - `manifest.json`: inputs, outputs with sha256 and size, counts, evaluation summary, machine
 //!   ([`manifest`]); and, with a key, `manifest.sig`, an Ed25519 signature of it ([`sign`]).
 //!
-//! It also registers every generated text of the run in the project's registry
+//! It also registers every published sample of the run in the project's registry
 //! ([`registry::Registry`]), which [`registry::guard_corpus`] checks seed corpora against.
 //! [`verify::verify_run`] checks a run folder; [`export::export`] builds a training set from
 //! real corpora and synthetic runs, real data first, with a cap on the synthetic share.
@@ -277,22 +277,11 @@ pub fn label_run(run_dir: &Path, opts: &LabelOptions) -> Result<LabelReport, Lab
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| run_dir.display().to_string());
-        let raw_path = run_dir.join(crate::generate::RAW_FILE);
-        let mut raw_texts: Vec<(String, u32, String)> = Vec::new();
-        if let Ok(text) = std::fs::read_to_string(&raw_path) {
-            for line in text.lines() {
-                if let Ok(v) = serde_json::from_str::<Value>(line) {
-                    if let Some(t) = v.get("text").and_then(Value::as_str) {
-                        let depth = v
-                            .get("lineage_depth")
-                            .and_then(Value::as_u64)
-                            .map_or(1, |d| d.clamp(1, u32::MAX as u64) as u32);
-                        let id = v.get("id").and_then(Value::as_str).unwrap_or("");
-                        raw_texts.push((t.to_string(), depth, format!("{run_name}/raw/{id}")));
-                    }
-                }
-            }
-        }
+        // Only the published (kept) samples are registered: curation has already dropped every
+        // generation that reproduced a seed document word for word, which is real text and must
+        // not make the real seed corpus look synthetic next time. Rejected generations stay
+        // labelled synthetic in rejects.jsonl, which the guard also recognises.
+        let raw_texts: Vec<(String, u32, String)> = Vec::new();
         let entries = raw_texts
             .iter()
             .map(|(t, d, o)| (t.as_str(), *d, o.clone()))
