@@ -245,3 +245,6 @@ mod tests {
         assert!(e.contains("line 3") && e.contains("top_k"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod shipped_tests;

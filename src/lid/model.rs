@@ -171,9 +171,16 @@ pub struct LidModel {
     starts: Vec<u32>,
     post_lang: Vec<u16>,
     post_w: Vec<u8>,
+    /// Feature key -> posting list index, or `DENSE | row` for features kept by many languages.
     index: KeyMap<u32>,
+    /// Dense rows (one weight per language) of the features with the longest posting lists:
+    /// adding a contiguous row vectorises, scattered adds do not.
+    dense: Vec<u8>,
     id: String,
 }
+
+/// Flag of a dense row in [`LidModel::index`].
+const DENSE: u32 = 1 << 31;
 
 /// Raw per-language log-likelihoods of one text.
 struct Raw {
@@ -297,14 +304,24 @@ impl LidModel {
                     uni_known += 1;
                 }
             }
-            if let Some(&i) = hit {
-                let (a, b) = (
-                    self.starts[i as usize] as usize,
-                    self.starts[i as usize + 1] as usize,
-                );
-                for (l, w) in self.post_lang[a..b].iter().zip(&self.post_w[a..b]) {
-                    acc[*l as usize] += u32::from(*w);
+            match hit {
+                Some(&i) if i & DENSE != 0 => {
+                    let l = acc.len();
+                    let r = (i & !DENSE) as usize * l;
+                    for (a, &w) in acc.iter_mut().zip(&self.dense[r..r + l]) {
+                        *a += u32::from(w);
+                    }
                 }
+                Some(&i) => {
+                    let (a, b) = (
+                        self.starts[i as usize] as usize,
+                        self.starts[i as usize + 1] as usize,
+                    );
+                    for (l, w) in self.post_lang[a..b].iter().zip(&self.post_w[a..b]) {
+                        acc[*l as usize] += u32::from(*w);
+                    }
+                }
+                None => {}
             }
         });
         if n == 0 || uni_known * 2 < uni {
@@ -374,9 +391,13 @@ impl LidModel {
         let mut z = 0.0;
         let mut probs: Vec<(usize, f64)> = Vec::with_capacity(allowed.len());
         for &i in &allowed {
-            let p = ((f64::from(raw.scores[i]) - m) / t).exp();
-            z += p;
-            probs.push((i, p));
+            let x = (f64::from(raw.scores[i]) - m) / t;
+            // exp(-30) < 1e-13: such hypotheses add nothing visible to the normaliser.
+            if x > -30.0 {
+                let p = x.exp();
+                z += p;
+                probs.push((i, p));
+            }
         }
         let mut out: Vec<LangScore> = probs
             .into_iter()
@@ -593,6 +614,7 @@ impl LidModel {
             post_lang,
             post_w,
             index: KeyMap::default(),
+            dense: Vec::new(),
             id: format!("{name}@{}", &sha256_hex(bytes)[..16]),
         };
         model.build_index();
@@ -601,10 +623,25 @@ impl LidModel {
 
     fn build_index(&mut self) {
         let mut index = KeyMap::with_capacity_and_hasher(self.keys.len(), Default::default());
+        let l = self.langs.len();
+        let mut dense = Vec::new();
+        let mut rows = 0u32;
         for (i, k) in self.keys.iter().enumerate() {
-            index.insert(*k, i as u32);
+            let (a, b) = (self.starts[i] as usize, self.starts[i + 1] as usize);
+            if (b - a) * 24 >= l && b - a >= 16 {
+                let start = dense.len();
+                dense.resize(start + l, 0u8);
+                for (lang, w) in self.post_lang[a..b].iter().zip(&self.post_w[a..b]) {
+                    dense[start + *lang as usize] = *w;
+                }
+                index.insert(*k, DENSE | rows);
+                rows += 1;
+            } else {
+                index.insert(*k, i as u32);
+            }
         }
         self.index = index;
+        self.dense = dense;
     }
 }
 
@@ -839,6 +876,7 @@ fn build(
         post_lang,
         post_w,
         index: KeyMap::default(),
+        dense: Vec::new(),
         id: String::new(),
     };
     model.build_index();
