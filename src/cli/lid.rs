@@ -8,9 +8,9 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use crate::lid::{
-    self, evaluate, heldout_sentences, read_corpus_dir, read_labelled_tsv, read_weighting,
-    EvalReport, Extractor, HoldoutRule, LabelledText, LidModel, Thresholds, TrainConfig,
-    TrainInputs, WordLists,
+    self, evaluate, heldout_sentences, heldout_windows, read_corpus_dir, read_labelled_tsv,
+    read_weighting, EvalReport, Extractor, HoldoutRule, LabelledText, LidModel, Thresholds,
+    TrainConfig, TrainInputs, WordLists,
 };
 
 /// `synthcorpus lid` subcommands.
@@ -119,6 +119,10 @@ pub enum LidCommand {
         /// Held-out rule remainder.
         #[arg(long, default_value_t = 0)]
         holdout_rem: usize,
+        /// Instead of sentences, word-boundary windows of about these lengths (characters,
+        /// comma-separated), e.g. `15,35,80` for the 10-20, 20-50 and 50+ buckets.
+        #[arg(long, value_delimiter = ',')]
+        windows: Vec<usize>,
     },
     /// Measure single-thread speed (sentences per second) on a labelled test set.
     Bench {
@@ -348,17 +352,20 @@ pub fn run(cmd: LidCommand) -> Result<i32> {
             out,
             holdout_mod,
             holdout_rem,
+            windows,
         } => {
             let langs = expand_langs(&langs);
-            let samples = load_samples(
-                None,
-                Some(&data),
-                &langs,
-                HoldoutRule {
-                    modulus: holdout_mod,
-                    remainder: holdout_rem,
-                },
-            )?;
+            let rule = HoldoutRule {
+                modulus: holdout_mod,
+                remainder: holdout_rem,
+            };
+            let samples = if windows.is_empty() {
+                load_samples(None, Some(&data), &langs, rule)?
+            } else {
+                let files = read_corpus_dir(&data)?;
+                let l = (!langs.is_empty()).then_some(langs.as_slice());
+                heldout_windows(&files, rule, l, &TrainConfig::default().exclude, &windows)
+            };
             let mut s = String::new();
             for t in &samples {
                 s.push_str(&t.lang);

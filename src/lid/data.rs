@@ -232,6 +232,73 @@ pub fn heldout_sentences(
     out
 }
 
+/// Word-boundary windows of held-out lines, for accuracy by input length: each held-out line
+/// under `rule` is cut, for every target length in `targets` (characters), into consecutive runs
+/// of whole words that just reach the target (a last shorter run is kept when it has at least
+/// [`MIN_SENTENCE_CHARS`] characters). Same language filters as [`heldout_sentences`]; windows
+/// whose normalised text occurs in another language's file are left out.
+pub fn heldout_windows(
+    files: &[CorpusFile],
+    rule: HoldoutRule,
+    langs: Option<&[String]>,
+    exclude: &[String],
+    targets: &[usize],
+) -> Vec<LabelledText> {
+    let mut other: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for f in files {
+        for line in &f.lines {
+            other.entry(normalise(line)).or_default().insert(&f.lang);
+        }
+    }
+    let mut out = Vec::new();
+    for f in files {
+        if exclude.contains(&f.lang) || langs.is_some_and(|l| !l.contains(&f.lang)) {
+            continue;
+        }
+        for (i, line) in f.lines.iter().enumerate() {
+            if !rule.is_heldout(i + 1) {
+                continue;
+            }
+            for &t in targets {
+                let mut cur = String::new();
+                for w in line.split_whitespace() {
+                    if !cur.is_empty() {
+                        cur.push(' ');
+                    }
+                    cur.push_str(w);
+                    if cur.chars().count() >= t {
+                        push_window(&mut out, &other, &f.lang, &cur);
+                        cur.clear();
+                    }
+                }
+                push_window(&mut out, &other, &f.lang, &cur);
+            }
+        }
+    }
+    out
+}
+
+fn push_window(
+    out: &mut Vec<LabelledText>,
+    other: &BTreeMap<String, BTreeSet<&str>>,
+    lang: &str,
+    text: &str,
+) {
+    if text.chars().count() < MIN_SENTENCE_CHARS {
+        return;
+    }
+    if other
+        .get(&normalise(text))
+        .is_some_and(|l| l.iter().any(|x| *x != lang))
+    {
+        return;
+    }
+    out.push(LabelledText {
+        lang: lang.to_string(),
+        text: text.to_string(),
+    });
+}
+
 /// Read a labelled test set: one `lang<TAB>text` per line (blank lines skipped).
 pub fn read_labelled_tsv(path: &Path) -> Result<Vec<LabelledText>> {
     let (text, _) = read_text(path)?;
@@ -275,6 +342,23 @@ mod tests {
             split_sentences("v1.2 is not a break"),
             vec!["v1.2 is not a break"]
         );
+    }
+
+    #[test]
+    fn windows_reach_their_target() {
+        let f = CorpusFile {
+            lang: "ven".into(),
+            name: "ven.txt".into(),
+            sha256: String::new(),
+            lines: vec!["Vhathu vhoṱhe vha bebwa vho vhofholowa nahone vha eḓana".into()],
+        };
+        let rule = HoldoutRule {
+            modulus: 1,
+            remainder: 0,
+        };
+        let w = heldout_windows(&[f], rule, None, &[], &[15]);
+        assert_eq!(w[0].text, "Vhathu vhoṱhe vha");
+        assert!(w.iter().all(|x| x.text.chars().count() >= 10));
     }
 
     #[test]

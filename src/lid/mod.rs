@@ -26,8 +26,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use data::{
-    heldout_sentences, read_corpus_dir, read_labelled_tsv, sha256_hex, split_sentences, CorpusFile,
-    HoldoutRule, LabelledText, MIN_SENTENCE_CHARS,
+    heldout_sentences, heldout_windows, read_corpus_dir, read_labelled_tsv, sha256_hex,
+    split_sentences, CorpusFile, HoldoutRule, LabelledText, MIN_SENTENCE_CHARS,
 };
 pub use eval::{
     evaluate, length_bucket, predict_all, score, Bucket, EvalReport, Prf, NO_OPINION_LABEL,
