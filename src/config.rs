@@ -100,6 +100,19 @@ pub struct Config {
     pub curate: CurateConfig,
     /// The whole-pipeline run (`synthcorpus run`).
     pub run: RunConfig,
+    /// Labelling (`[label]`).
+    pub label: LabelConfig,
+}
+
+/// `[label]`: how a run's samples are labelled and its manifest signed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LabelConfig {
+    /// An Ed25519 key file (`synthcorpus keygen`) to sign the manifest with.
+    pub sign_key: Option<PathBuf>,
+    /// The project's registry of generated text; default `.synthcorpus/registry.tsv`
+    /// (or `$SYNTHCORPUS_REGISTRY`).
+    pub registry: Option<PathBuf>,
 }
 
 /// `[run]`: how `synthcorpus run` drives the stages.
@@ -139,6 +152,7 @@ impl Default for Config {
             generate: GenerateConfig::default(),
             curate: CurateConfig::default(),
             run: RunConfig::default(),
+            label: LabelConfig::default(),
         }
     }
 }
@@ -167,6 +181,9 @@ pub struct GenerateConfig {
     pub loop_guard: LoopGuardConfig,
     /// Context length for the LLMs.
     pub context: usize,
+    /// Accept seed text that is synthetic (registered, labelled or declared so); its lineage
+    /// depth then propagates. Refused by default (the collapse guard).
+    pub allow_synthetic_seeds: bool,
 }
 
 impl Default for GenerateConfig {
@@ -185,6 +202,7 @@ impl Default for GenerateConfig {
             sampling: SamplingConfig::default(),
             loop_guard: LoopGuardConfig::default(),
             context: 2048,
+            allow_synthetic_seeds: false,
         }
     }
 }

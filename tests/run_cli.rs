@@ -80,8 +80,18 @@ fn run_reaches_the_target_then_skips_finished_stages() {
         "every generation is kept or rejected with a reason"
     );
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(run.join(".synthcorpus/run.json")).unwrap())
+            .unwrap();
     assert_eq!(summary["target_met"], true);
+    // Labelled: the samples carry the v1 schema and the run verifies.
+    let first: serde_json::Value = serde_json::from_str(kept.lines().next().unwrap()).unwrap();
+    assert_eq!(first["schema"], "synthcorpus.sample.v1");
+    assert_eq!(first["synthetic"], true);
+    for f in ["manifest.json", "README.md", "croissant.json"] {
+        assert!(run.join(f).is_file(), "{f}");
+    }
+    let verify = bin().arg("verify").arg(&run).output().unwrap();
+    assert!(verify.status.success(), "{}", stderr_of(&verify));
 
     // A second run with the same inputs redoes nothing.
     let out = bin()
@@ -93,6 +103,7 @@ fn run_reaches_the_target_then_skips_finished_stages() {
     let stderr = stderr_of(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("curate     skipped"), "{stderr}");
+    assert!(stderr.contains("label      skipped"), "{stderr}");
     assert_eq!(
         std::fs::read_to_string(run.join("samples.jsonl")).unwrap(),
         kept

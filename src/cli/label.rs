@@ -158,6 +158,7 @@ pub fn run_label(args: LabelArgs) -> Result<i32> {
         } else {
             Some(args.registry.unwrap_or_else(Registry::default_path))
         },
+        real_texts: crate::run::seed_texts_of_run(&args.run_dir),
         sign_key: args.sign_key,
         manifest: ManifestInputs {
             started_at: args.started_at,

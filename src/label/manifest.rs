@@ -248,7 +248,11 @@ pub fn count_lines(path: &Path) -> Result<u64, LabelError> {
 pub fn list_run_files(dir: &Path) -> Result<Vec<String>, LabelError> {
     let mut out = Vec::new();
     walk(dir, dir, &mut out)?;
-    out.retain(|p| p != super::MANIFEST_FILE && p != super::SIGNATURE_FILE);
+    // The run's own bookkeeping (`.synthcorpus/`: which stages finished with which inputs) changes
+    // after labelling and is not part of the dataset.
+    out.retain(|p| {
+        p != super::MANIFEST_FILE && p != super::SIGNATURE_FILE && !p.starts_with(".synthcorpus/")
+    });
     out.sort();
     Ok(out)
 }

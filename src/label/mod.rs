@@ -129,6 +129,9 @@ pub struct LabelOptions {
     pub input: Option<PathBuf>,
     /// The registry to add the run's generated texts to; `None` registers nothing.
     pub registry: Option<PathBuf>,
+    /// Known real texts (the run's seed documents): never registered, even when a sample
+    /// contains one as a line.
+    pub real_texts: Vec<String>,
     /// Ed25519 key file to sign the manifest with.
     pub sign_key: Option<PathBuf>,
     /// Manifest inputs and times.
@@ -272,6 +275,7 @@ pub fn label_run(run_dir: &Path, opts: &LabelOptions) -> Result<LabelReport, Lab
 
     if let Some(reg_path) = &opts.registry {
         let mut reg = registry::Registry::open(reg_path)?;
+        reg.exclude_real(opts.real_texts.iter().map(String::as_str));
         let run_name = run_dir
             .canonicalize()
             .ok()

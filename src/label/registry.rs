@@ -42,6 +42,9 @@ pub struct Registry {
     path: PathBuf,
     /// hash -> deepest lineage depth registered for it.
     entries: BTreeMap<String, u32>,
+    /// Hashes of known real text (the run's seed documents), never registered: a generation
+    /// that reproduces a real document, or has one as a line, must not make it look synthetic.
+    real: std::collections::BTreeSet<String>,
 }
 
 impl Registry {
@@ -101,6 +104,7 @@ impl Registry {
         Ok(Self {
             path: path.to_path_buf(),
             entries,
+            real: Default::default(),
         })
     }
 
@@ -109,6 +113,15 @@ impl Registry {
         Self {
             path: PathBuf::new(),
             entries: BTreeMap::new(),
+            real: Default::default(),
+        }
+    }
+
+    /// Declare texts as known real text: their hashes (see [`Registry::hashes_of`]) are never
+    /// registered by [`Registry::register`].
+    pub fn exclude_real<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) {
+        for t in texts {
+            self.real.extend(Self::hashes_of(t));
         }
     }
 
@@ -172,7 +185,7 @@ impl Registry {
                 .map(|c| if c == '\t' || c == '\n' { ' ' } else { c })
                 .collect();
             for h in Self::hashes_of(text) {
-                if self.entries.get(&h).is_some_and(|&d| d >= depth) {
+                if self.real.contains(&h) || self.entries.get(&h).is_some_and(|&d| d >= depth) {
                     continue;
                 }
                 self.entries.insert(h.clone(), depth);
@@ -427,6 +440,24 @@ pub fn guard_corpus(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn known_real_text_is_never_registered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.tsv");
+        let mut reg = Registry::open(&path).unwrap();
+        reg.exclude_real(["Tshiteṅwa 22"]);
+        reg.register([("Vhathu vho bebwa.\nTshiteṅwa 22", 1, "run/x".to_string())])
+            .unwrap();
+        let reg = Registry::open(&path).unwrap();
+        assert!(
+            reg.lookup_text("Tshiteṅwa 22").is_none(),
+            "a real line stays real"
+        );
+        assert_eq!(reg.lookup_text("Vhathu vho bebwa."), Some(1));
+        assert_eq!(reg.lookup_text("Vhathu vho bebwa.\nTshiteṅwa 22"), Some(1));
+    }
+
     use super::*;
 
     fn doc(id: &str, text: &str) -> Document {

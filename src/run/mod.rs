@@ -21,11 +21,20 @@ use crate::config::Config;
 use crate::curate::{self, CurateReport, InputFormat};
 use crate::generate::{self, plan::SeedSource, GenerateOptions, GenerateSummary};
 use crate::ingest::{self, Corpus, IngestOptions};
+use crate::label::{
+    self,
+    registry::{guard_corpus, GuardPolicy, Registry},
+};
 use crate::prompts::{self, PromptLibrary};
 use crate::types::{Document, LanguageIdentifier};
 
+/// The runner's bookkeeping folder inside a run directory (not part of the dataset: the
+/// manifest leaves it out).
+pub const BOOKKEEPING_DIR: &str = ".synthcorpus";
 /// File recording which stages finished with which inputs.
-pub const STAGES_FILE: &str = "stages.json";
+pub const STAGES_FILE: &str = ".synthcorpus/stages.json";
+/// The summary of the last run.
+pub const RUN_FILE: &str = ".synthcorpus/run.json";
 
 /// Errors of the run.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +56,9 @@ pub enum RunError {
     /// Curation failed.
     #[error(transparent)]
     Curate(#[from] curate::CurateError),
+    /// Labelling, the registry or the collapse guard failed.
+    #[error(transparent)]
+    Label(#[from] label::LabelError),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -75,24 +87,47 @@ pub fn corpus_dir(path: &Path) -> PathBuf {
     }
 }
 
-/// Load the seed corpora of a configuration. Warnings are returned with the corpora.
+/// The project's registry of generated text.
+pub fn registry_path(config: &Config) -> PathBuf {
+    config
+        .label
+        .registry
+        .clone()
+        .unwrap_or_else(Registry::default_path)
+}
+
+/// Load the seed corpora of a configuration, through the collapse guard: text the tool
+/// generated (registered, labelled synthetic, or in a corpus declared synthetic) is refused as
+/// seed unless `generate.allow_synthetic_seeds` is set, and then its lineage depth propagates.
+/// Warnings (and the guard's report) are added to each corpus's `warnings`.
 pub fn load_seed_corpora(config: &Config) -> Result<Vec<Corpus>, RunError> {
     let opts = IngestOptions {
         target_lang: Some(config.lang.clone()),
         ..IngestOptions::default()
     };
-    config
-        .generate
-        .sources
-        .iter()
-        .map(|s| {
-            let dir = corpus_dir(&s.corpus);
-            ingest::load_corpus(&dir, &opts).map_err(|e| RunError::Ingest {
-                path: dir.clone(),
-                source: e,
-            })
-        })
-        .collect()
+    let registry = Registry::open(&registry_path(config))?;
+    let policy = if config.generate.allow_synthetic_seeds {
+        GuardPolicy::OptIn
+    } else {
+        GuardPolicy::Refuse
+    };
+    let mut corpora = Vec::new();
+    for s in &config.generate.sources {
+        let dir = corpus_dir(&s.corpus);
+        let mut corpus = ingest::load_corpus(&dir, &opts).map_err(|e| RunError::Ingest {
+            path: dir.clone(),
+            source: e,
+        })?;
+        let report = guard_corpus(&mut corpus, &registry, policy)?;
+        corpus.warnings.extend(
+            report
+                .lines()
+                .into_iter()
+                .map(|l| format!("collapse guard: {l}")),
+        );
+        corpora.push(corpus);
+    }
+    Ok(corpora)
 }
 
 /// The seed sources generation draws from, with their weights.
@@ -186,6 +221,8 @@ fn read_stages(out: &Path) -> BTreeMap<String, StageRecord> {
 }
 
 fn write_stages(out: &Path, stages: &BTreeMap<String, StageRecord>) -> Result<(), RunError> {
+    let dir = out.join(BOOKKEEPING_DIR);
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     let path = out.join(STAGES_FILE);
     let text = serde_json::to_string_pretty(stages).unwrap_or_default() + "\n";
     std::fs::write(&path, text).map_err(io(&path))
@@ -229,7 +266,7 @@ fn curate_stage(
     ]);
     let report_path = out.join("curate.json");
     let t = Instant::now();
-    if up_to_date(out, stages.get("curate"), &inputs) {
+    if up_to_date(out, stages.get("curate"), &inputs) && out.join("samples.jsonl").is_file() {
         let text = std::fs::read_to_string(&report_path).map_err(io(&report_path))?;
         if let Ok(report) = serde_json::from_str::<CurateReport>(&text) {
             return Ok((
@@ -252,11 +289,8 @@ fn curate_stage(
     )?;
     stages.insert(
         "curate".into(),
-        record_outputs(
-            out,
-            inputs,
-            &["samples.jsonl", "rejects.jsonl", "curate.json"],
-        )?,
+        // samples.jsonl is rewritten by the label stage; it is label's output.
+        record_outputs(out, inputs, &["rejects.jsonl", "curate.json"])?,
     );
     write_stages(out, stages)?;
     Ok((
@@ -267,6 +301,77 @@ fn curate_stage(
             seconds: t.elapsed().as_secs_f64(),
         },
     ))
+}
+
+/// The seed documents' texts of a run directory, from its `config.resolved.toml` (empty when
+/// there is none or a corpus cannot be read): labelling never registers them as generated.
+pub fn seed_texts_of_run(run_dir: &Path) -> Vec<String> {
+    let Ok(config) = Config::load(&run_dir.join("config.resolved.toml")) else {
+        return Vec::new();
+    };
+    let opts = IngestOptions::default();
+    config
+        .generate
+        .sources
+        .iter()
+        .filter_map(|s| ingest::load_corpus(&corpus_dir(&s.corpus), &opts).ok())
+        .flat_map(|c| c.documents.into_iter().map(|d| d.text))
+        .collect()
+}
+
+/// Label the run (the last stage to write in the run directory), unless it is up to date.
+fn label_stage(
+    config: &Config,
+    stages: &mut BTreeMap<String, StageRecord>,
+    started_at: &str,
+) -> Result<StageOutcome, RunError> {
+    let out = &config.out;
+    let t = Instant::now();
+    let curated = stages
+        .get("curate")
+        .map(|r| r.inputs.clone())
+        .unwrap_or_default();
+    let eval = sha256_file(&out.join("eval.json")).unwrap_or_default();
+    let inputs = stage_hash(&[
+        &curated,
+        &eval,
+        &serde_json::to_string(&config.label).unwrap_or_default(),
+    ]);
+    if up_to_date(out, stages.get("label"), &inputs) {
+        return Ok(StageOutcome {
+            stage: "label".into(),
+            status: "skipped".into(),
+            seconds: t.elapsed().as_secs_f64(),
+        });
+    }
+    let opts = label::LabelOptions {
+        input: None,
+        registry: Some(registry_path(config)),
+        real_texts: seed_texts_of_run(out),
+        sign_key: config.label.sign_key.clone(),
+        manifest: label::manifest::ManifestInputs {
+            started_at: Some(started_at.to_string()),
+            ..Default::default()
+        },
+        card: Default::default(),
+    };
+    label::label_run(out, &opts)?;
+    let mut files = vec![
+        "samples.jsonl",
+        "manifest.json",
+        "README.md",
+        "croissant.json",
+    ];
+    if config.label.sign_key.is_some() {
+        files.push(label::SIGNATURE_FILE);
+    }
+    stages.insert("label".into(), record_outputs(out, inputs, &files)?);
+    write_stages(out, stages)?;
+    Ok(StageOutcome {
+        stage: "label".into(),
+        status: "ran".into(),
+        seconds: t.elapsed().as_secs_f64(),
+    })
 }
 
 /// Run the pipeline.
@@ -295,6 +400,7 @@ pub fn run(config: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
     let mut stages = read_stages(&out);
 
     let started = Instant::now();
+    let started_at = generate::now_rfc3339();
     let target = config.run.target_kept;
     let mut samples = config.generate.samples.max(1);
     if target > 0 {
@@ -356,7 +462,14 @@ pub fn run(config: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
         let need = ((target as f64 - summary.kept as f64) / share).ceil() as usize;
         samples = (samples + need.max(1)).min(config.run.max_generations);
     }
-    let path = out.join("run.json");
+    if !summary.interrupted && summary.kept > 0 {
+        summary
+            .stages
+            .push(label_stage(config, &mut stages, &started_at)?);
+    }
+    let dir = out.join(BOOKKEEPING_DIR);
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let path = out.join(RUN_FILE);
     std::fs::write(
         &path,
         serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n",
