@@ -6,6 +6,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod curate;
+pub mod eval;
 pub mod generate;
 pub mod ingest;
 pub mod label;

@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 pub mod curate;
+pub mod eval;
 pub mod generate;
 pub mod label;
 pub mod run;
@@ -66,6 +67,10 @@ pub enum Command {
     Export(label::ExportArgs),
     /// Write a new Ed25519 key for signing manifests.
     Keygen(label::KeygenArgs),
+    /// Evaluate a corpus beside real text: diversity, language fidelity, leakage, usefulness.
+    Eval(eval::EvalArgs),
+    /// Put the evaluations of two runs side by side.
+    Compare(eval::CompareArgs),
 }
 
 /// `synthcorpus models ...`
@@ -243,6 +248,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Run(args) => run::run(args),
         Command::Curate(args) => curate::run(args),
         Command::Explain(args) => curate::explain(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Compare(args) => eval::compare(args),
         Command::Label(args) => label::run_label(args),
         Command::Verify(args) => label::run_verify(args),
         Command::Export(args) => label::run_export(args),
