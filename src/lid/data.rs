@@ -33,9 +33,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| LidError::Io {
+    std::fs::read(path).map_err(|error| LidError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -82,14 +82,14 @@ pub fn read_corpus_dir(dir: &Path) -> Result<Vec<CorpusFile>> {
             pairs.push((lang.to_string(), dir.join(format!("{file}.txt"))));
         }
     } else {
-        let entries = std::fs::read_dir(dir).map_err(|source| LidError::Io {
+        let entries = std::fs::read_dir(dir).map_err(|error| LidError::Io {
             path: dir.to_path_buf(),
-            source,
+            error,
         })?;
         for entry in entries {
-            let entry = entry.map_err(|source| LidError::Io {
+            let entry = entry.map_err(|error| LidError::Io {
                 path: dir.to_path_buf(),
-                source,
+                error,
             })?;
             let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) != Some("txt") {

@@ -59,12 +59,12 @@ pub const SOUTH_AFRICAN: [&str; 11] = [
 #[derive(Debug, thiserror::Error)]
 pub enum LidError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A model file is not a valid model.
     #[error("{path}: corrupt language-ID model: {reason}")]
@@ -119,7 +119,8 @@ pub fn load_default() -> Result<LidModel> {
     LidModel::load(&default_model_path())
 }
 
-/// Parse a weighting file: `#` comments, then `lang<TAB>top_k<TAB>text_weight<TAB>wordlist_weight`.
+/// Parse a weighting file: `#` comments, then
+/// `lang<TAB>top_k<TAB>text_weight<TAB>wordlist_weight[<TAB>log_prior]` (see [`LangBoost`]).
 pub fn read_weighting(path: &Path) -> Result<BTreeMap<String, LangBoost>> {
     let (text, _) = data::read_text(path)?;
     let mut out = BTreeMap::new();
@@ -134,24 +135,36 @@ pub fn read_weighting(path: &Path) -> Result<BTreeMap<String, LangBoost>> {
             reason,
         };
         let cols: Vec<&str> = t.split('\t').collect();
-        if cols.len() != 4 {
+        if cols.len() != 4 && cols.len() != 5 {
             return Err(bad(format!(
-                "expected 4 tab-separated fields (lang, top_k, text_weight, wordlist_weight), got {}",
+                "expected 4 or 5 tab-separated fields (lang, top_k, text_weight, wordlist_weight[, log_prior]), got {}",
                 cols.len()
             )));
         }
         let top_k = cols[1]
             .parse::<usize>()
             .map_err(|e| bad(format!("field top_k: {e}")))?;
-        let text_weight = cols[2]
-            .parse::<f64>()
-            .map_err(|e| bad(format!("field text_weight: {e}")))?;
-        let wordlist_weight = cols[3]
-            .parse::<f64>()
-            .map_err(|e| bad(format!("field wordlist_weight: {e}")))?;
+        let num = |i: usize, name: &str| -> Result<f64> {
+            cols[i]
+                .parse::<f64>()
+                .map_err(|e| bad(format!("field {name}: {e}")))
+        };
+        let text_weight = num(2, "text_weight")?;
+        let wordlist_weight = num(3, "wordlist_weight")?;
+        let log_prior = if cols.len() == 5 {
+            num(4, "log_prior")?
+        } else {
+            0.0
+        };
         let bad_weight = |w: f64| w.is_nan() || w < 0.0;
-        if top_k == 0 || bad_weight(text_weight) || bad_weight(wordlist_weight) {
-            return Err(bad("top_k must be >= 1 and weights >= 0".into()));
+        if top_k == 0
+            || bad_weight(text_weight)
+            || bad_weight(wordlist_weight)
+            || !log_prior.is_finite()
+        {
+            return Err(bad(
+                "top_k must be >= 1, weights >= 0 and log_prior finite".into()
+            ));
         }
         out.insert(
             cols[0].to_string(),
@@ -159,6 +172,7 @@ pub fn read_weighting(path: &Path) -> Result<BTreeMap<String, LangBoost>> {
                 top_k,
                 text_weight,
                 wordlist_weight,
+                log_prior,
             },
         );
     }

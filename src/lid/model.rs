@@ -48,6 +48,10 @@ pub struct LangBoost {
     /// Weight of the word list relative to the language's text: its feature counts are scaled
     /// to sum to this times the text's (0: word list unused).
     pub wordlist_weight: f64,
+    /// Log-prior bonus in nats added to this language's score (0: uniform prior). It weighs most
+    /// on short texts, where the likelihood is weakest.
+    #[serde(default)]
+    pub log_prior: f64,
 }
 
 /// Training hyperparameters. Serialised into the model's metadata.
@@ -166,6 +170,8 @@ pub struct LidModel {
     meta: ModelMeta,
     langs: Vec<String>,
     floors: Vec<f32>,
+    /// Per-language log-prior (from the configuration's boosts).
+    priors: Vec<f32>,
     step: f32,
     keys: Vec<u32>,
     starts: Vec<u32>,
@@ -330,8 +336,8 @@ impl LidModel {
         let nf = n as f32;
         let scores = acc
             .iter()
-            .zip(&self.floors)
-            .map(|(&a, &fl)| a as f32 * self.step + nf * fl)
+            .zip(self.floors.iter().zip(&self.priors))
+            .map(|(&a, (&fl, &pr))| a as f32 * self.step + nf * fl + pr)
             .collect();
         Some(Raw { scores, n })
     }
@@ -508,14 +514,14 @@ impl LidModel {
     pub fn save(&self, path: &Path) -> Result<()> {
         let bytes = self.to_bytes()?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| LidError::Io {
+            std::fs::create_dir_all(dir).map_err(|error| LidError::Io {
                 path: dir.to_path_buf(),
-                source,
+                error,
             })?;
         }
-        std::fs::write(path, bytes).map_err(|source| LidError::Io {
+        std::fs::write(path, bytes).map_err(|error| LidError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })
     }
 
@@ -608,6 +614,7 @@ impl LidModel {
             meta,
             langs,
             floors,
+            priors: Vec::new(),
             step,
             keys,
             starts,
@@ -622,6 +629,17 @@ impl LidModel {
     }
 
     fn build_index(&mut self) {
+        self.priors = self
+            .langs
+            .iter()
+            .map(|l| {
+                self.meta
+                    .config
+                    .boosts
+                    .get(l)
+                    .map_or(0.0, |b| b.log_prior as f32)
+            })
+            .collect();
         let mut index = KeyMap::with_capacity_and_hasher(self.keys.len(), Default::default());
         let l = self.langs.len();
         let mut dense = Vec::new();
@@ -870,6 +888,7 @@ fn build(
         meta,
         langs,
         floors,
+        priors: Vec::new(),
         step: cfg.quant_step as f32,
         keys,
         starts,

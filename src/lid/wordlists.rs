@@ -39,15 +39,15 @@ pub struct WordListSignal {
 impl WordLists {
     /// Load every `<lang>_<Script>.txt` or `<lang>.txt` file of a folder (one word per line).
     pub fn load(dir: &Path) -> Result<Self> {
-        let entries = std::fs::read_dir(dir).map_err(|source| LidError::Io {
+        let entries = std::fs::read_dir(dir).map_err(|error| LidError::Io {
             path: dir.to_path_buf(),
-            source,
+            error,
         })?;
         let mut paths = Vec::new();
         for e in entries {
-            let e = e.map_err(|source| LidError::Io {
+            let e = e.map_err(|error| LidError::Io {
                 path: dir.to_path_buf(),
-                source,
+                error,
             })?;
             let p = e.path();
             if p.extension().and_then(|x| x.to_str()) == Some("txt") {
