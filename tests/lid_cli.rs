@@ -1,0 +1,202 @@
+//! `synthcorpus lid identify` and `lid eval` end to end, through the binary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Whether `lid` is wired into the top-level CLI (checked on the source, so that this file can
+/// land before the wiring without failing; once wired, every test here must pass).
+fn wired() -> bool {
+    let wired = include_str!("../src/cli/mod.rs").contains("pub mod lid;");
+    if !wired {
+        eprintln!("skipping: `lid` is not wired into src/cli/mod.rs yet");
+    }
+    wired
+}
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_synthcorpus"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c.env_remove("SYNTHCORPUS_LID_MODEL");
+    c
+}
+
+fn model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("lid/udhr-lid.bin")
+}
+
+fn run_stdin(args: &[&str], input: &str) -> (i32, String, String) {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn identify_reads_stdin_and_keeps_order() {
+    if !wired() {
+        return;
+    }
+    let input =
+        "Muthu muṅwe na muṅwe u na pfanelo ya u tshila, ya mbofholowo na ya u tsireledzea.\n\
+                 Everyone has the right to life, liberty and security of person.\n\
+                 \n\
+                 Wonke umuntu unelungelo lokuphila, inkululeko nokuvikeleka komuntu.\n\
+                 ᚠᚢᚦᚨᚱᚲ ᚷᚹᚺᚾ\n";
+    let m = model();
+    let (code, out, err) = run_stdin(&["lid", "identify", "--model", m.to_str().unwrap()], input);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    let langs: Vec<&str> = lines.iter().map(|v| v["lang"].as_str().unwrap()).collect();
+    assert_eq!(langs, vec!["ven", "eng", "und", "zul", "und"]);
+    assert!(lines[0]["score"].as_f64().unwrap() > 0.5);
+    assert_eq!(lines[2]["reason"], "empty");
+    assert_eq!(lines[4]["reason"], "unseen_script");
+}
+
+#[test]
+fn identify_restricted_and_thresholds() {
+    if !wired() {
+        return;
+    }
+    let m = model();
+    let (code, out, err) = run_stdin(
+        &[
+            "lid",
+            "identify",
+            "--model",
+            m.to_str().unwrap(),
+            "--restrict",
+            "ven,tso",
+            "--thresholds",
+            "tso=1.0",
+            "--top",
+            "5",
+        ],
+        "Vhathu vhoṱhe vha bebwa vho vhofholowa\nVanhu hinkwavo va velekiwe va ntshunxekile\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["lang"], "ven");
+    // Every ranked label is in the restricted set.
+    for l in &lines {
+        for r in l["ranked"].as_array().unwrap() {
+            let lang = r["lang"].as_str().unwrap();
+            assert!(lang == "ven" || lang == "tso", "{lang}");
+        }
+    }
+    // tso needs a score of 1.0, which a calibrated model does not give.
+    assert_eq!(lines[1]["lang"], "und");
+    assert_eq!(lines[1]["reason"], "below_threshold");
+    // An unknown label is a clear error.
+    let (code, _, err) = run_stdin(
+        &[
+            "lid",
+            "identify",
+            "--model",
+            m.to_str().unwrap(),
+            "--restrict",
+            "xyz",
+        ],
+        "text\n",
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("xyz"), "{err}");
+}
+
+#[test]
+fn eval_on_a_labelled_file_and_gate() {
+    if !wired() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let test = dir.path().join("test.tsv");
+    std::fs::write(
+        &test,
+        "ven\tMuthu muṅwe na muṅwe u na pfanelo ya u tshila\n\
+         eng\tEveryone has the right to life, liberty and security of person.\n\
+         zul\tWonke umuntu unelungelo lokuphila, inkululeko nokuvikeleka komuntu.\n",
+    )
+    .unwrap();
+    let json = dir.path().join("report.json");
+    let m = model();
+    let out = bin()
+        .args(["lid", "eval", "--model", m.to_str().unwrap(), "--test"])
+        .arg(&test)
+        .arg("--json")
+        .arg(&json)
+        .args(["--min-f1", "0.99"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(rep["n"], 3);
+    assert_eq!(rep["accuracy"], 1.0);
+    assert_eq!(rep["confusion"]["ven"]["ven"], 1);
+    assert!(rep["per_lang"]["zul"]["f1"].as_f64().unwrap() > 0.99);
+    assert!(rep["by_length"]["20-50"].is_object());
+    // A wrong gold label fails the gate with exit 3.
+    std::fs::write(
+        &test,
+        "zul\tMuthu muṅwe na muṅwe u na pfanelo ya u tshila\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["lid", "eval", "--model", m.to_str().unwrap(), "--test"])
+        .arg(&test)
+        .args(["--min-f1", "0.5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn corrupt_model_is_a_clear_error() {
+    if !wired() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("corrupt.bin");
+    let mut bytes = std::fs::read(model()).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    std::fs::write(&bad, bytes).unwrap();
+    let (code, out, err) = run_stdin(
+        &["lid", "identify", "--model", bad.to_str().unwrap()],
+        "hello\n",
+    );
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert!(
+        err.contains("corrupt.bin") && err.contains("checksum"),
+        "{err}"
+    );
+}
