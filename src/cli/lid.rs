@@ -205,10 +205,11 @@ pub fn run(cmd: LidCommand) -> Result<i32> {
             model.save(&out)?;
             let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
             eprintln!(
-                "trained {} languages in {:.1}s, temperature {}, {} bytes -> {} ({})",
+                "trained {} languages in {:.1}s, temperature {} x n^{}, {} bytes -> {} ({})",
                 model.langs().len(),
                 t0.elapsed().as_secs_f64(),
                 model.meta().temperature,
+                model.meta().length_exponent,
                 size,
                 out.display(),
                 model.id()

@@ -148,8 +148,13 @@ pub struct ModelMeta {
     pub sources: Vec<SourceRecord>,
     /// Word-list sources.
     pub wordlists: Vec<SourceRecord>,
-    /// Fitted softmax temperature.
+    /// Fitted softmax temperature `T`: probabilities are a softmax of log-likelihoods divided by
+    /// `T * n^length_exponent`, `n` the text's feature count.
     pub temperature: f64,
+    /// Fitted exponent of the feature count in the temperature (longer texts' log-likelihoods
+    /// grow with their length; their over-counted overlapping n-grams need a larger divisor).
+    #[serde(default)]
+    pub length_exponent: f64,
     /// Distinct features seen in training (the smoothing vocabulary size).
     pub vocabulary: usize,
 }
@@ -219,7 +224,7 @@ impl LidModel {
         // Pass 1: without the calibration lines, to fit the temperature on them.
         let calibration = cfg.calibration_rule();
         let (counts1, vocab1, _, _) = count(cfg, inputs, true);
-        let probe = build(cfg, &counts1, vocab1, 1.0, Vec::new(), Vec::new())?;
+        let probe = build(cfg, &counts1, vocab1, (1.0, 0.0), Vec::new(), Vec::new())?;
         let mut calib = Vec::new();
         for f in &inputs.files {
             let Ok(gold) = probe.langs.binary_search(&f.lang) else {
@@ -233,17 +238,18 @@ impl LidModel {
                 }
             }
         }
-        let temperature = probe.fit_temperature(&calib);
+        let calibration = probe.fit_temperature(&calib);
         // Pass 2: the final model.
         let (counts, vocab, sources, wl) = count(cfg, inputs, false);
-        build(cfg, &counts, vocab, temperature, sources, wl)
+        build(cfg, &counts, vocab, calibration, sources, wl)
     }
 
-    /// Fit the softmax temperature minimising mean negative log-likelihood of the gold labels.
-    fn fit_temperature(&self, calib: &[(usize, String)]) -> f64 {
+    /// Fit the temperature and its length exponent, minimising the mean negative log-likelihood of
+    /// the gold labels.
+    fn fit_temperature(&self, calib: &[(usize, String)]) -> (f64, f64) {
         let mut ex = Extractor::new();
         // Keep the 32 best scores and the gold score per sentence: the rest is negligible mass.
-        let mut rows: Vec<(f64, Vec<f64>)> = Vec::new();
+        let mut rows: Vec<(f64, Vec<f64>, f64)> = Vec::new();
         for (gold, text) in calib {
             let Some(raw) = self.raw(&normalise(text), &mut ex) else {
                 continue;
@@ -255,14 +261,15 @@ impl LidModel {
             let g = s[*gold];
             s.sort_by(|a, b| b.total_cmp(a));
             s.truncate(32);
-            rows.push((g, s));
+            rows.push((g, s, raw.n as f64));
         }
         if rows.is_empty() {
-            return 1.0;
+            return (1.0, 0.0);
         }
-        let nll = |t: f64| -> f64 {
+        let nll = |t0: f64, gamma: f64| -> f64 {
             let mut total = 0.0;
-            for (g, s) in &rows {
+            for (g, s, n) in &rows {
+                let t = t0 * n.powf(gamma);
                 let m = s[0].max(*g);
                 let z: f64 = s.iter().map(|x| ((x - m) / t).exp()).sum::<f64>();
                 let z = if *g < *s.last().unwrap_or(&m) {
@@ -274,25 +281,29 @@ impl LidModel {
             }
             total / rows.len() as f64
         };
-        // Grid in log space, then refine around the best point.
-        let mut best = (f64::INFINITY, 1.0);
-        for i in 0..=120 {
-            let t = (0.1f64.ln() + (1000.0f64.ln() - 0.1f64.ln()) * f64::from(i) / 120.0).exp();
-            let v = nll(t);
-            if v < best.0 {
-                best = (v, t);
+        // Grid: exponent in steps of 1/4, temperature in log space; then refine the temperature.
+        let mut best = (f64::INFINITY, 1.0, 0.0);
+        for k in 0..=4 {
+            let gamma = f64::from(k) / 4.0;
+            for i in 0..=120 {
+                let t =
+                    (0.001f64.ln() + (1000.0f64.ln() - 0.001f64.ln()) * f64::from(i) / 120.0).exp();
+                let v = nll(t, gamma);
+                if v < best.0 {
+                    best = (v, t, gamma);
+                }
             }
         }
-        let (lo, hi) = (best.1 / 1.08, best.1 * 1.08);
+        let (lo, hi, gamma) = (best.1 / 1.13, best.1 * 1.13, best.2);
         for i in 0..=40 {
             let t = lo + (hi - lo) * f64::from(i) / 40.0;
-            let v = nll(t);
+            let v = nll(t, gamma);
             if v < best.0 {
-                best = (v, t);
+                best = (v, t, gamma);
             }
         }
         // Round so that the stored value is stable across float formatting.
-        (best.1 * 1e6).round() / 1e6
+        ((best.1 * 1e6).round() / 1e6, best.2)
     }
 
     /// Raw log-likelihood of normalised text under every language; `None` for no opinion.
@@ -389,7 +400,7 @@ impl LidModel {
         if allowed.is_empty() {
             return Vec::new();
         }
-        let t = self.meta.temperature;
+        let t = self.meta.temperature * (raw.n as f64).powf(self.meta.length_exponent);
         let m = allowed
             .iter()
             .map(|&i| f64::from(raw.scores[i]))
@@ -828,7 +839,7 @@ fn build(
     cfg: &TrainConfig,
     counts: &Counts,
     vocabulary: usize,
-    temperature: f64,
+    (temperature, length_exponent): (f64, f64),
     sources: Vec<SourceRecord>,
     wordlists: Vec<SourceRecord>,
 ) -> Result<LidModel> {
@@ -882,6 +893,7 @@ fn build(
         sources,
         wordlists,
         temperature,
+        length_exponent,
         vocabulary,
     };
     let mut model = LidModel {
