@@ -102,6 +102,28 @@ pub struct Config {
     pub run: RunConfig,
     /// Labelling (`[label]`).
     pub label: LabelConfig,
+    /// Evaluation (`[eval]`).
+    pub eval: EvalConfig,
+}
+
+/// `[eval]`: the evaluation a run ends with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// Evaluate the kept samples.
+    pub enabled: bool,
+    /// The evaluation suite (settings and gates); default: the shipped `evals/<lang>.toml`
+    /// when there is one.
+    pub suite: Option<PathBuf>,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            suite: None,
+        }
+    }
 }
 
 /// `[label]`: how a run's samples are labelled and its manifest signed.
@@ -126,8 +148,10 @@ pub struct RunConfig {
     pub max_generations: usize,
     /// Budget of wall-clock minutes in target mode (0: none).
     pub max_minutes: f64,
-    /// Use the shipped language identifier in curation when it exists for the language.
+    /// Use the shipped language identifier in curation and evaluation.
     pub lid: bool,
+    /// Exit with code 3 when an evaluation gate fails (default: report it only).
+    pub fail_on_gates: bool,
 }
 
 impl Default for RunConfig {
@@ -137,6 +161,7 @@ impl Default for RunConfig {
             max_generations: 400,
             max_minutes: 0.0,
             lid: true,
+            fail_on_gates: false,
         }
     }
 }
@@ -153,6 +178,7 @@ impl Default for Config {
             curate: CurateConfig::default(),
             run: RunConfig::default(),
             label: LabelConfig::default(),
+            eval: EvalConfig::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod eval;
 pub mod generate;
 pub mod ingest;
 pub mod label;
+pub mod lid;
 pub mod models;
 pub mod ngram;
 pub mod prompts;

@@ -12,8 +12,7 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::Value;
 
-use crate::eval::{self, input, markdown, EvalError, EvalInputs, EvalReport, EvalSettings, Suite};
-use crate::ingest;
+use crate::eval::{self, markdown, EvalError, EvalReport};
 
 use super::{EXIT_CHECK_FAILED, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
@@ -101,106 +100,34 @@ fn default_out(path: &Path) -> PathBuf {
 
 /// Build the report for `args` (shared by `eval` and `compare`).
 fn build_report(args: &EvalArgs) -> Result<EvalReport, Failure> {
-    let suite = match &args.suite {
-        Some(p) => Some(Suite::load(p)?),
-        None => None,
+    let req = eval::EvalRequest {
+        path: args.path.clone(),
+        suite: args.suite.clone(),
+        reference: args.reference.clone(),
+        heldout: args.heldout.clone(),
+        lang: args.lang.clone(),
+        wordlists: args.wordlists.clone(),
+        seed: args.seed,
+        no_breakdowns: args.no_breakdowns,
     };
-    if !args.path.exists() {
-        return Err(Failure::Runtime(format!(
-            "{}: no such file or directory",
-            args.path.display()
-        )));
-    }
-    let corpus = input::load_samples(&args.path)?;
-    for w in &corpus.warnings {
-        eprintln!("warning: {w}");
-    }
-    let meta = suite.as_ref().map(|s| s.suite.clone()).unwrap_or_default();
-    let lang = args
-        .lang
-        .clone()
-        .or(meta.lang.clone())
-        .or(corpus.lang.clone())
-        .unwrap_or_else(|| "ven".into());
-    if lang.len() != 3 || !lang.chars().all(|c| c.is_ascii_lowercase()) {
-        return Err(Failure::Usage(format!(
-            "--lang `{lang}`: expected an ISO 639-3 code such as `ven`"
-        )));
-    }
-    let reference = args.reference.clone().or(meta.reference.clone());
-    let seed = match &reference {
-        Some(p) => input::load_real(p)?,
-        None => {
-            let dir = ingest::shipped_corpus_dir(&lang);
-            if !dir.is_dir() {
-                return Err(Failure::Usage(format!(
-                    "no shipped seed corpus for `{lang}` ({}): pass --reference",
-                    dir.display()
-                )));
-            }
-            input::load_real(&dir)?
+    let lid = match crate::lid::load_default() {
+        Ok(m) => Some(m),
+        Err(e) => {
+            eprintln!("warning: no language identifier ({e}): LID metrics are left out");
+            None
         }
     };
-    if seed.texts.is_empty() {
-        return Err(Failure::Usage(
-            "the reference corpus has no documents".into(),
-        ));
+    let report = eval::evaluate_request(
+        &req,
+        lid.as_ref()
+            .map(|m| m as &dyn crate::types::LanguageIdentifier),
+    )?;
+    for n in &report.notes {
+        if n.starts_with("warning") {
+            eprintln!("{n}");
+        }
     }
-    let heldout_path = args.heldout.clone().or(meta.heldout.clone()).or_else(|| {
-        let p = ingest::shipped_heldout_file(&lang);
-        p.is_file().then_some(p)
-    });
-    let heldout = match &heldout_path {
-        Some(p) => Some(input::load_real(p)?),
-        None => None,
-    };
-    let script = meta
-        .script
-        .clone()
-        .or(seed.script.clone())
-        .unwrap_or_else(|| "Latn".into());
-    let wl_dir = args
-        .wordlists
-        .clone()
-        .or(meta.wordlists.clone())
-        .unwrap_or_else(input::shipped_wordlists_dir);
-    let neighbours: Vec<String> = meta.neighbours.clone().unwrap_or_else(|| {
-        input::shipped_wordlist_langs()
-            .into_iter()
-            .filter(|l| *l != lang)
-            .collect()
-    });
-    let mut langs = neighbours.clone();
-    langs.push(lang.clone());
-    let wordlists = input::load_wordlists(&wl_dir, &langs)?;
-    let mut settings: EvalSettings = suite
-        .as_ref()
-        .map(|s| s.settings.clone())
-        .unwrap_or_default();
-    if let Some(s) = args.seed {
-        settings.seed = s;
-    }
-    if args.no_breakdowns {
-        settings.breakdowns = false;
-    }
-    let inputs = EvalInputs {
-        lang,
-        script,
-        corpus,
-        seed,
-        heldout,
-        // The shipped language identifier plugs in here once `crate::lid` exposes a loader;
-        // without one, LID metrics are reported as absent.
-        lid: None,
-        wordlists,
-        neighbours,
-        settings,
-        gates: suite.as_ref().map(|s| s.gates.clone()).unwrap_or_default(),
-        suite: suite
-            .as_ref()
-            .map(|s| (input::display_path(&s.path), s.suite.name.clone())),
-    };
-    Ok(eval::evaluate(&inputs)?)
+    Ok(report)
 }
 
 fn report_failure(f: Failure) -> i32 {

@@ -15,6 +15,7 @@ pub mod curate;
 pub mod eval;
 pub mod generate;
 pub mod label;
+pub mod lid;
 pub mod run;
 
 use crate::backend::{self, CandleGenerator, Flow, LoadOptions, Overflow, TextGenerator};
@@ -67,6 +68,9 @@ pub enum Command {
     Export(label::ExportArgs),
     /// Write a new Ed25519 key for signing manifests.
     Keygen(label::KeygenArgs),
+    /// Language identification: train, identify, evaluate.
+    #[command(subcommand)]
+    Lid(lid::LidCommand),
     /// Evaluate a corpus beside real text: diversity, language fidelity, leakage, usefulness.
     Eval(eval::EvalArgs),
     /// Put the evaluations of two runs side by side.
@@ -248,6 +252,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Run(args) => run::run(args),
         Command::Curate(args) => curate::run(args),
         Command::Explain(args) => curate::explain(args),
+        Command::Lid(cmd) => lid::run(cmd),
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => eval::compare(args),
         Command::Label(args) => label::run_label(args),

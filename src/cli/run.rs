@@ -118,7 +118,15 @@ max_repeats = 3
 target_kept = 0        # > 0: keep generating until this many samples pass curation
 max_generations = 400  # budget in target mode
 max_minutes = 0        # budget in target mode (0: none)
-lid = true             # use the shipped language identifier in curation
+lid = true             # use the shipped language identifier in curation and evaluation
+fail_on_gates = false  # exit 3 when an evaluation gate fails (default: report only)
+
+[eval]
+enabled = true
+# suite = "evals/{lang}.toml"   # settings and gates (default: the shipped suite of the language)
+
+[label]
+# sign_key = "keys/signing.key"  # sign the manifest (synthcorpus keygen KEY)
 "#
     )
 }
@@ -201,7 +209,17 @@ pub fn run(args: RunArgs) -> Result<i32> {
             interrupt,
             limit: None,
         },
-        lid: None,
+        lid: if config.run.lid {
+            match crate::lid::load_default() {
+                Ok(m) => Some(Arc::new(m) as Arc<dyn crate::types::LanguageIdentifier>),
+                Err(e) => {
+                    eprintln!("warning: no language identifier ({e}): curation and evaluation go without it");
+                    None
+                }
+            }
+        } else {
+            None
+        },
     };
     let summary = run::run(&config, &opts)?;
     eprintln!("run: {}", summary.out.display());
@@ -243,13 +261,62 @@ pub fn run(args: RunArgs) -> Result<i32> {
         "kept samples: {}",
         summary.out.join("samples.jsonl").display()
     );
+    if let Some(report) = &summary.report {
+        print_key_metrics(&summary.out.join("eval/eval.json"));
+        eprintln!("report: {}", report.display());
+    }
+    if let Some(passed) = summary.gates_passed {
+        eprintln!(
+            "evaluation gates: {}",
+            if passed {
+                "passed"
+            } else {
+                "FAILED (see the report)"
+            }
+        );
+    }
     if summary.interrupted {
         return Ok(130);
     }
-    Ok(match summary.target_met {
-        Some(false) => EXIT_FAILURE,
+    Ok(match (summary.target_met, summary.gates_passed) {
+        (Some(false), _) => EXIT_FAILURE,
+        (_, Some(false)) if config.run.fail_on_gates => super::EXIT_CHECK_FAILED,
         _ => EXIT_OK,
     })
+}
+
+/// A few key figures of `eval.json`, synthetic beside the real held-out text.
+fn print_key_metrics(path: &std::path::Path) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return;
+    };
+    let m = &v["metrics"];
+    let rows = [
+        (
+            "identified as the target language",
+            "fidelity/lid/target_share",
+        ),
+        ("word-list coverage", "fidelity/wordlist/target_coverage"),
+        (
+            "distinct word bigrams (matched)",
+            "diversity/matched/distinct_words/2",
+        ),
+        ("verbatim copies of the seed", "leakage/verbatim_copy_rate"),
+        ("char trigram JSD vs seed", "likeness/char_jsd_vs_seed/3"),
+    ];
+    eprintln!("key metrics              synthetic   held-out real");
+    for (name, ptr) in rows {
+        let get = |subject: &str| {
+            m[subject]
+                .pointer(&format!("/{ptr}"))
+                .and_then(|x| x.as_f64())
+                .map_or("-".to_string(), |x| format!("{x:.3}"))
+        };
+        eprintln!("  {name:<34} {:>9} {:>9}", get("synthetic"), get("heldout"));
+    }
 }
 
 #[cfg(test)]

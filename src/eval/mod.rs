@@ -26,6 +26,7 @@ pub mod input;
 pub mod leakage;
 pub mod likeness;
 pub mod markdown;
+pub mod request;
 pub mod suite;
 pub mod text;
 pub mod usefulness;
@@ -50,6 +51,7 @@ pub use input::{
 };
 pub use leakage::Leakage;
 pub use likeness::Likeness;
+pub use request::{evaluate_request, EvalRequest};
 pub use suite::{check_gates, Gate, GateResult, Suite, SuiteError};
 pub use usefulness::Usefulness;
 

@@ -56,6 +56,9 @@ pub enum RunError {
     /// Curation failed.
     #[error(transparent)]
     Curate(#[from] curate::CurateError),
+    /// Evaluation failed.
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
     /// Labelling, the registry or the collapse guard failed.
     #[error(transparent)]
     Label(#[from] label::LabelError),
@@ -191,6 +194,10 @@ pub struct RunSummary {
     pub interrupted: bool,
     /// Per-model generation totals of this invocation.
     pub generation: Vec<GenerateSummary>,
+    /// Evaluation gates: `Some(true)` when every gate passed, `None` without a suite.
+    pub gates_passed: Option<bool>,
+    /// The evaluation report, when there is one.
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -319,6 +326,76 @@ pub fn seed_texts_of_run(run_dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The evaluation suite of a run: the configured one, else the shipped `evals/<lang>.toml`.
+pub fn suite_path(config: &Config) -> Option<PathBuf> {
+    config.eval.suite.clone().or_else(|| {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("evals")
+            .join(format!("{}.toml", config.lang));
+        p.is_file().then_some(p)
+    })
+}
+
+/// Evaluate the kept samples into `eval/`, unless that is up to date.
+fn eval_stage(
+    config: &Config,
+    opts: &RunOptions,
+    stages: &mut BTreeMap<String, StageRecord>,
+) -> Result<(Option<bool>, StageOutcome), RunError> {
+    let out = &config.out;
+    let t = Instant::now();
+    let suite = suite_path(config);
+    let curated = stages
+        .get("curate")
+        .map(|r| r.inputs.clone())
+        .unwrap_or_default();
+    let suite_hash = suite
+        .as_ref()
+        .and_then(|p| sha256_file(p).ok())
+        .unwrap_or_default();
+    let lid_id = opts.lid.as_ref().map(|l| l.model_id()).unwrap_or_default();
+    let inputs = stage_hash(&[&curated, &suite_hash, &lid_id]);
+    let files = ["eval/eval.json", "eval/eval.md", "eval/report.html"];
+    let gates_of = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| {
+                let has_gates = v["gates"].as_array().is_some_and(|g| !g.is_empty());
+                has_gates.then(|| v["passed"].as_bool().unwrap_or(false))
+            })
+    };
+    if up_to_date(out, stages.get("eval"), &inputs) {
+        let text = std::fs::read_to_string(out.join(files[0])).unwrap_or_default();
+        return Ok((
+            gates_of(&text),
+            StageOutcome {
+                stage: "eval".into(),
+                status: "skipped".into(),
+                seconds: t.elapsed().as_secs_f64(),
+            },
+        ));
+    }
+    let req = crate::eval::EvalRequest {
+        path: out.clone(),
+        suite,
+        lang: Some(config.lang.clone()),
+        ..Default::default()
+    };
+    let report = crate::eval::evaluate_request(&req, opts.lid.as_deref())?;
+    crate::eval::write_outputs(&report, &out.join("eval"))?;
+    stages.insert("eval".into(), record_outputs(out, inputs, &files)?);
+    write_stages(out, stages)?;
+    let text = std::fs::read_to_string(out.join(files[0])).unwrap_or_default();
+    Ok((
+        gates_of(&text),
+        StageOutcome {
+            stage: "eval".into(),
+            status: "ran".into(),
+            seconds: t.elapsed().as_secs_f64(),
+        },
+    ))
+}
+
 /// Label the run (the last stage to write in the run directory), unless it is up to date.
 fn label_stage(
     config: &Config,
@@ -331,7 +408,7 @@ fn label_stage(
         .get("curate")
         .map(|r| r.inputs.clone())
         .unwrap_or_default();
-    let eval = sha256_file(&out.join("eval.json")).unwrap_or_default();
+    let eval = sha256_file(&out.join("eval/eval.json")).unwrap_or_default();
     let inputs = stage_hash(&[
         &curated,
         &eval,
@@ -416,6 +493,8 @@ pub fn run(config: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
         rounds: 0,
         interrupted: false,
         generation: Vec::new(),
+        gates_passed: None,
+        report: None,
     };
     loop {
         summary.rounds += 1;
@@ -463,6 +542,12 @@ pub fn run(config: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
         samples = (samples + need.max(1)).min(config.run.max_generations);
     }
     if !summary.interrupted && summary.kept > 0 {
+        if config.eval.enabled {
+            let (passed, outcome) = eval_stage(config, opts, &mut stages)?;
+            summary.gates_passed = passed;
+            summary.report = Some(out.join("eval/report.html"));
+            summary.stages.push(outcome);
+        }
         summary
             .stages
             .push(label_stage(config, &mut stages, &started_at)?);
