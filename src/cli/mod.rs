@@ -54,7 +54,7 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Create a project folder with a commented synthcorpus.toml.
     Init(run::InitArgs),
-    /// Run the whole pipeline: generate, curate (and more as it is built), resumable.
+    /// Run the whole pipeline: generate, curate, evaluate, label; resumable.
     Run(run::RunArgs),
     /// Curate a corpus: normalise, deduplicate, filter, protect against source leaks.
     Curate(curate::CurateArgs),
