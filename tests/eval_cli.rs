@@ -105,9 +105,10 @@ fn hand_computed_values_on_a_toy_corpus() {
     assert_eq!(num(&j, &format!("{s}.documents")), 2.0);
     assert_eq!(num(&j, "metrics.seed.documents"), 2.0);
     assert_eq!(num(&j, "metrics.heldout.documents"), 1.0);
-    // no identifier: LID absent, never faked
-    assert!(get(&j, &format!("{s}.fidelity.lid")).is_null());
-    assert!(j["inputs"]["lid_model"].is_null());
+    // the shipped identifier is used and recorded
+    let share = num(&j, &format!("{s}.fidelity.lid.target_share"));
+    assert!((0.0..=1.0).contains(&share));
+    assert!(j["inputs"]["lid_model"].as_str().unwrap().starts_with("udhr-lid@"));
 }
 
 #[test]

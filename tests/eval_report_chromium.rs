@@ -106,6 +106,8 @@ fn report_renders_with_plots_and_tables() {
         "usefulness",
         "per-model",
         "per-template",
+        "lid-score",
+        "lid-confusion",
     ] {
         let tag = format!("<svg class=\"plot\" data-plot=\"{plot}\"");
         let at = dom
@@ -118,8 +120,8 @@ fn report_renders_with_plots_and_tables() {
             "plot `{plot}` has no bars or curves"
         );
     }
-    // without a language identifier the LID plots say they are absent
-    assert!(dom.contains("id=\"lid-absent\""));
+    // the shipped language identifier is used: its plots are drawn, not declared absent
+    assert!(!dom.contains("id=\"lid-absent\""));
     // synthetic beside real: the summary table has the three columns
     let summary = &dom[dom.find("id=\"summary-table\"").expect("summary table")..];
     assert!(summary.contains("<th>synthetic</th><th>seed</th><th>held-out</th>"));
