@@ -108,7 +108,10 @@ fn hand_computed_values_on_a_toy_corpus() {
     // the shipped identifier is used and recorded
     let share = num(&j, &format!("{s}.fidelity.lid.target_share"));
     assert!((0.0..=1.0).contains(&share));
-    assert!(j["inputs"]["lid_model"].as_str().unwrap().starts_with("udhr-lid@"));
+    assert!(j["inputs"]["lid_model"]
+        .as_str()
+        .unwrap()
+        .starts_with("udhr-lid@"));
 }
 
 #[test]
