@@ -13,11 +13,13 @@
 //! - the last position is made contiguous before the final norm so batches work.
 
 use candle_core::quantized::gguf_file;
-use candle_core::quantized::{QMatMul, QTensor};
+use candle_core::quantized::QTensor;
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
 use std::io::{Read, Seek};
 use std::sync::Arc;
+
+use super::qmm::{self, PackedMatrix, QLinear};
 
 const DEFAULT_SLIDING_WINDOW_PATTERN: usize = 6;
 const DEFAULT_ROPE_FREQUENCY: f32 = 1_000_000.;
@@ -57,19 +59,19 @@ impl Rotary {
 
 #[derive(Debug, Clone)]
 struct Layer {
-    wq: QMatMul,
-    wk: QMatMul,
-    wv: QMatMul,
-    wo: QMatMul,
+    wq: QLinear,
+    wk: QLinear,
+    wv: QLinear,
+    wo: QLinear,
     q_norm: RmsNorm,
     k_norm: RmsNorm,
     attn_norm: RmsNorm,
     post_attn_norm: RmsNorm,
     ffn_norm: RmsNorm,
     post_ffn_norm: RmsNorm,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: QLinear,
+    up: QLinear,
+    down: QLinear,
     n_head: usize,
     n_kv_head: usize,
     head_dim: usize,
@@ -116,19 +118,25 @@ impl Layer {
         // Keys at absolute positions first..first+kv_len; queries at pos..pos+seq_len.
         let mask = self.mask(seq_len, pos, first, kv_len, x.device())?;
 
+        // Grouped-query attention without copying the keys and values for every query head:
+        // the query heads that share a key-value head (adjacent, as in llama.cpp) are stacked
+        // along the sequence axis, so each key-value head meets its queries in one matmul.
         let n_rep = self.n_head / self.n_kv_head;
-        let kr = candle_transformers::utils::repeat_kv(k.clone(), n_rep)?;
-        let vr = candle_transformers::utils::repeat_kv(v.clone(), n_rep)?;
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let mut att = (q.matmul(&kr.t()?)? * scale)?;
+        let (hd, n_kv) = (self.head_dim, self.n_kv_head);
+        let scale = 1.0 / (hd as f64).sqrt();
+        let q = q.reshape((b, n_kv, n_rep * seq_len, hd))?;
+        let att = (q.matmul(&k.t()?)? * scale)?;
+        let mut att = att.reshape((b, self.n_head, seq_len, kv_len))?;
         if let Some(mask) = mask {
             att = att.broadcast_add(&mask)?;
         }
         let att = candle_nn::ops::softmax_last_dim(&att)?;
-        let out =
-            att.matmul(&vr)?
-                .transpose(1, 2)?
-                .reshape((b, seq_len, self.n_head * self.head_dim))?;
+        let out = att
+            .reshape((b, n_kv, n_rep * seq_len, kv_len))?
+            .matmul(&v)?
+            .reshape((b, self.n_head, seq_len, hd))?
+            .transpose(1, 2)?
+            .reshape((b, seq_len, self.n_head * hd))?;
 
         // Keep the cache; sliding layers only need the last `window - 1` keys for what follows.
         let (k, v, first) = match self.window {
@@ -192,12 +200,38 @@ impl Layer {
 /// Gemma 3 weights and KV cache.
 #[derive(Debug, Clone)]
 pub struct Gemma3 {
-    embedding: Arc<QTensor>,
+    embedding: Embedding,
     hidden: usize,
     layers: Vec<Layer>,
     norm: RmsNorm,
-    output: QMatMul,
+    output: QLinear,
     max_positions: usize,
+}
+
+/// The token embedding: packed for the VNNI kernels (then shared with the output projection)
+/// or candle's quantised tensor.
+#[derive(Debug, Clone)]
+enum Embedding {
+    Packed(Arc<PackedMatrix>),
+    Candle(Arc<QTensor>),
+}
+
+impl Embedding {
+    fn lookup(&self, ids: &Tensor) -> Result<Tensor> {
+        match self {
+            Embedding::Packed(p) => qmm::embedding(p, ids),
+            Embedding::Candle(t) => t.embedding(ids),
+        }
+    }
+
+    fn as_linear(&self) -> Result<QLinear> {
+        Ok(match self {
+            Embedding::Packed(p) => QLinear::from_packed(p.clone()),
+            Embedding::Candle(t) => {
+                QLinear::Candle(candle_core::quantized::QMatMul::from_arc(t.clone())?)
+            }
+        })
+    }
 }
 
 impl Gemma3 {
@@ -238,7 +272,7 @@ impl Gemma3 {
         let base_local = md("rope.local_freq_base")
             .and_then(|m| m.to_f32())
             .unwrap_or(DEFAULT_ROPE_FREQUENCY_SLIDING);
-        if n_kv_head == 0 || n_head % n_kv_head != 0 || pattern == 0 {
+        if n_kv_head == 0 || !n_head.is_multiple_of(n_kv_head) || pattern == 0 {
             candle_core::bail!(
                 "inconsistent head counts {n_head}/{n_kv_head} or window pattern {pattern}"
             );
@@ -247,31 +281,52 @@ impl Gemma3 {
         let rotary_global = Rotary::new(head_dim, base, max_positions, device)?;
         let rotary_local = Rotary::new(head_dim, base_local, max_positions, device)?;
 
-        let mut get = |name: &str| ct.tensor(reader, name, device);
-        let embedding = Arc::new(get("token_embd.weight")?);
-        let norm = RmsNorm::from_qtensor(get("output_norm.weight")?, eps)?;
-        let output = match get("output.weight") {
-            Ok(t) => QMatMul::from_qtensor(t)?,
-            Err(_) => QMatMul::from_arc(embedding.clone())?,
+        // The CPU's packed kernels when they apply (packed straight from the file), candle's
+        // quantised tensors otherwise.
+        let on_cpu = device.is_cpu();
+        let packed = |name: &str, reader: &mut R| -> Result<Option<Arc<PackedMatrix>>> {
+            if !on_cpu {
+                return Ok(None);
+            }
+            Ok(PackedMatrix::from_gguf(ct, reader, name)?.map(Arc::new))
+        };
+        let embedding = match packed("token_embd.weight", reader)? {
+            Some(p) => Embedding::Packed(p),
+            None => Embedding::Candle(Arc::new(ct.tensor(reader, "token_embd.weight", device)?)),
+        };
+        let norm = RmsNorm::from_qtensor(ct.tensor(reader, "output_norm.weight", device)?, eps)?;
+        let linear = |name: &str, reader: &mut R| -> Result<QLinear> {
+            match packed(name, reader)? {
+                Some(p) => Ok(QLinear::from_packed(p)),
+                None => QLinear::new(Arc::new(ct.tensor(reader, name, device)?)),
+            }
+        };
+        let output = if ct.tensor_infos.contains_key("output.weight") {
+            linear("output.weight", reader)?
+        } else {
+            embedding.as_linear()?
         };
         let mut layers = Vec::with_capacity(n_layer);
         for i in 0..n_layer {
-            let mut t = |s: &str| get(&format!("blk.{i}.{s}.weight"));
+            let w = |s: &str| format!("blk.{i}.{s}.weight");
+            let norm = |s: &str, reader: &mut R| {
+                RmsNorm::from_qtensor(ct.tensor(reader, &w(s), device)?, eps)
+            };
             let is_sliding = (i + 1) % pattern > 0;
             layers.push(Layer {
-                wq: QMatMul::from_qtensor(t("attn_q")?)?,
-                wk: QMatMul::from_qtensor(t("attn_k")?)?,
-                wv: QMatMul::from_qtensor(t("attn_v")?)?,
-                wo: QMatMul::from_qtensor(t("attn_output")?)?,
-                q_norm: RmsNorm::from_qtensor(t("attn_q_norm")?, eps)?,
-                k_norm: RmsNorm::from_qtensor(t("attn_k_norm")?, eps)?,
-                attn_norm: RmsNorm::from_qtensor(t("attn_norm")?, eps)?,
-                post_attn_norm: RmsNorm::from_qtensor(t("post_attention_norm")?, eps)?,
-                ffn_norm: RmsNorm::from_qtensor(t("ffn_norm")?, eps)?,
-                post_ffn_norm: RmsNorm::from_qtensor(t("post_ffw_norm")?, eps)?,
-                gate: QMatMul::from_qtensor(t("ffn_gate")?)?,
-                up: QMatMul::from_qtensor(t("ffn_up")?)?,
-                down: QMatMul::from_qtensor(t("ffn_down")?)?,
+                wq: linear(&w("attn_q"), reader)?,
+                wk: linear(&w("attn_k"), reader)?,
+                wv: linear(&w("attn_v"), reader)?,
+                wo: linear(&w("attn_output"), reader)?,
+                q_norm: norm("attn_q_norm", reader)?,
+                k_norm: norm("attn_k_norm", reader)?,
+                attn_norm: norm("attn_norm", reader)?,
+                post_attn_norm: norm("post_attention_norm", reader)?,
+                ffn_norm: norm("ffn_norm", reader)?,
+                post_ffn_norm: norm("post_ffw_norm", reader)?,
+                gate: linear(&w("ffn_gate"), reader)?,
+                up: linear(&w("ffn_up"), reader)?,
+                down: linear(&w("ffn_down"), reader)?,
                 n_head,
                 n_kv_head,
                 head_dim,
@@ -317,7 +372,7 @@ impl Gemma3 {
                 self.max_positions
             );
         }
-        let mut h = (self.embedding.embedding(x)? * (self.hidden as f64).sqrt())?;
+        let mut h = (self.embedding.lookup(x)? * (self.hidden as f64).sqrt())?;
         for layer in self.layers.iter_mut() {
             let residual = h.clone();
             let a = layer.attn_norm.forward(&h)?;

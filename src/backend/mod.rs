@@ -9,6 +9,7 @@ pub mod arch;
 pub mod chat;
 pub mod gemma3;
 pub mod gguf;
+pub mod qmm;
 pub mod requant;
 pub mod sampler;
 pub mod tokenizer;
