@@ -175,3 +175,138 @@ fn bad_configurations_name_the_key_or_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("synthcorpus init"));
 }
+
+/// The project of [`ngram_project`] with its run directory at `out`.
+fn project_with_out(dir: &Path, out: &Path) -> PathBuf {
+    let cfg = ngram_project(dir);
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        &format!("out = \"{}\"", dir.join("run").display()),
+        &format!("out = \"{}\"", out.display()),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+fn run_in(dir: &Path, cfg: &Path) -> std::process::Output {
+    bin()
+        .args(["run", "-q", "--config"])
+        .arg(cfg)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_missing_model_or_an_unreadable_corpus_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ngram_project(dir.path());
+    let base = std::fs::read_to_string(&cfg).unwrap();
+
+    let model = base.replace(
+        "[[generate.models]]\nid = \"ngram\"\nkind = \"ngram\"\norder = 5\n",
+        "[[generate.models]]\nid = \"llm\"\nmodel = \"models/absent.gguf\"\n",
+    );
+    assert_ne!(model, base);
+    std::fs::write(&cfg, model).unwrap();
+    let out = run_in(dir.path(), &cfg);
+    let stderr = stderr_of(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("absent.gguf"), "{stderr}");
+
+    // A corpus whose text file is not UTF-8.
+    let corpus = dir.path().join("bad-corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(
+        corpus.join("corpus.toml"),
+        "id = \"bad\"\nlang = \"ven\"\nscript = \"Latn\"\nname = \"bad\"\nsource = \"test\"\n\
+         licence = \"CC0-1.0\"\ndate = \"2026-12-01\"\nprovenance = \"real\"\nformat = \"lines\"\n",
+    )
+    .unwrap();
+    std::fs::write(corpus.join("text.txt"), b"Vhathu vhothe\n\xff\xfe broken\n").unwrap();
+    let bad = base.replace(
+        "corpus = \"corpora/ven\"",
+        &format!("corpus = \"{}\"", corpus.display()),
+    );
+    std::fs::write(&cfg, bad).unwrap();
+    let out = run_in(dir.path(), &cfg);
+    let stderr = stderr_of(&out);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("text.txt") && stderr.contains("byte offset 14"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_output_directory_that_cannot_be_made_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    // A regular file where the run directory's parent should be (root may write anywhere, so
+    // permissions cannot make a directory unwritable here).
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "x").unwrap();
+    let cfg = project_with_out(dir.path(), &blocker.join("run"));
+    let out = run_in(dir.path(), &cfg);
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not-a-dir"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&blocker).unwrap(), "x");
+}
+
+/// Disk full, injected: one output of curation is a link to `/dev/full`, where every write
+/// fails with ENOSPC. The run stops with an error naming the file, every generated record is
+/// still in `raw.jsonl`, and once there is room the re-run completes with the outputs of a run
+/// that never failed.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_stops_the_run_without_losing_what_was_generated() {
+    let whole = tempfile::tempdir().unwrap();
+    let cfg = ngram_project(whole.path());
+    let out = run_in(whole.path(), &cfg);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let expected = std::fs::read_to_string(whole.path().join("run/samples.jsonl")).unwrap();
+    let raw_expected = std::fs::read_to_string(whole.path().join("run/raw.jsonl")).unwrap();
+    let strip = |raw: &str| -> Vec<serde_json::Value> {
+        raw.lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let o = v.as_object_mut().unwrap();
+                o.remove("timings");
+                o.remove("created_at");
+                v
+            })
+            .collect()
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ngram_project(dir.path());
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::os::unix::fs::symlink("/dev/full", run.join("rejects.jsonl")).unwrap();
+    let out = run_in(dir.path(), &cfg);
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("rejects.jsonl"), "{stderr}");
+    assert!(stderr.to_lowercase().contains("no space"), "{stderr}");
+    let raw = std::fs::read_to_string(run.join("raw.jsonl")).unwrap();
+    assert_eq!(strip(&raw), strip(&raw_expected));
+
+    std::fs::remove_file(run.join("rejects.jsonl")).unwrap();
+    let out = run_in(dir.path(), &cfg);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let strip_times = |s: &str| -> Vec<serde_json::Value> {
+        s.lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("created_at");
+                // The input's path names the temporary directory.
+                v["curation"]["source"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("file");
+                v
+            })
+            .collect()
+    };
+    let got = std::fs::read_to_string(run.join("samples.jsonl")).unwrap();
+    assert_eq!(strip_times(&got), strip_times(&expected));
+}
