@@ -322,10 +322,7 @@ impl PackedMatrix {
         let groups = self.n / LANES;
         let out_ptr = SendPtr(out.as_mut_ptr());
         let n = self.n;
-        // candle's fork-join pool (its workers spin briefly between calls, so the 100-odd
-        // matmuls of one generated token do not each pay a thread wake-up): a shared cursor
-        // over column groups.
-        candle_core::utils::barrier_pool().execute_chunked(groups, |range| {
+        let work = |range: std::ops::Range<usize>| {
             let out_ptr = &out_ptr;
             for g in range {
                 let w = self.group(g);
@@ -346,8 +343,30 @@ impl PackedMatrix {
                     r0 += rows;
                 }
             }
-        });
+        };
+        if m * n * self.k < parallel_threshold() {
+            // Small products (every layer of a 270M model while generating) run on the calling
+            // thread: a fork-join costs more than it saves, and on a busy machine every
+            // synchronisation can wait for a descheduled thread.
+            work(0..groups);
+        } else {
+            // candle's fork-join pool (its workers spin briefly between calls): a shared
+            // cursor over column groups.
+            candle_core::utils::barrier_pool().execute_chunked(groups, work);
+        }
     }
+}
+
+/// Multiply-accumulates below which a product runs on one thread
+/// (`SYNTHCORPUS_QMM_PARALLEL_MIN`, default 4 M).
+fn parallel_threshold() -> usize {
+    static T: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *T.get_or_init(|| {
+        std::env::var("SYNTHCORPUS_QMM_PARALLEL_MIN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4 << 20)
+    })
 }
 
 /// Ask Linux for transparent huge pages under a large, not yet touched buffer: generation
