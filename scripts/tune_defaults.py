@@ -54,6 +54,21 @@ VARIANTS = [
     ("max_new_tokens 160", [("generate.sampling", "max_new_tokens", "160")]),
     ("continuation only", [("generate.templates", None, "continuation = 1.0")]),
     ("no loop guard", [("generate.loop_guard", "enabled", "false")]),
+    ("repeat_penalty 1.05", [("generate.sampling", "repeat_penalty", "1.05")]),
+    ("repeat_penalty 1.15 over 16 tokens", [("generate.sampling", "repeat_last_n", "16")]),
+]
+# The vocabulary bias (generate.sampling.vocab_bias) and combinations, run after the first table.
+VARIANTS += [
+    ("vocab_bias 1", [("generate.sampling", "vocab_bias", "1.0")]),
+    ("vocab_bias 2", [("generate.sampling", "vocab_bias", "2.0")]),
+    ("vocab_bias 3", [("generate.sampling", "vocab_bias", "3.0")]),
+    ("vocab_bias 2, temperatures 0.5-0.9",
+     [("generate.sampling", "vocab_bias", "2.0"), ("generate", "temperatures", "[0.5, 0.7, 0.9]")]),
+    ("vocab_bias 2, continuation 6",
+     [("generate.sampling", "vocab_bias", "2.0"),
+      ("generate.templates", None, "continuation = 6.0\ntopic-base = 1.0\nqa-base = 1.0\ndialogue-base = 1.0")]),
+    ("vocab_bias 2, max_new_tokens 128",
+     [("generate.sampling", "vocab_bias", "2.0"), ("generate.sampling", "max_new_tokens", "128")]),
 ]
 
 

@@ -34,6 +34,7 @@
 //!
 //! [generate.sampling]   # SamplingParams without the seed (derived per request)
 //! max_new_tokens = 96
+//! vocab_bias = 2.0      # nats added to the logits of the seed text's tokens (0: off)
 //! ```
 
 use std::collections::BTreeMap;
@@ -311,6 +312,9 @@ pub struct SamplingConfig {
     pub max_new_tokens: usize,
     /// Stop strings.
     pub stop: Vec<String>,
+    /// Vocabulary bias for the LLMs, in nats: added to the logit of every token that occurs in
+    /// the tokenised seed sentences (0 = off). Recorded in every sample's `sampling.vocab_bias`.
+    pub vocab_bias: f32,
 }
 
 impl Default for SamplingConfig {
@@ -323,6 +327,7 @@ impl Default for SamplingConfig {
             repeat_last_n: 64,
             max_new_tokens: 96,
             stop: vec!["\n\n".into()],
+            vocab_bias: 0.0,
         }
     }
 }

@@ -47,6 +47,48 @@ pub struct SamplingParams {
     pub stop: Vec<String>,
     /// RNG seed of this request.
     pub seed: u64,
+    /// The vocabulary bias applied to this request's logits, when one was (provenance; the
+    /// token ids themselves travel in [`GenerationRequest::logit_bias`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vocab_bias: Option<VocabBias>,
+}
+
+/// A record of a vocabulary bias: a constant added to the logits of the tokens that occur in
+/// the tokenised seed text, before any other sampling step. It keeps a small model writing with
+/// the pieces of the target language (measured in BENCHMARKS.md, "Tuning the defaults").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VocabBias {
+    /// Added to each biased token's logit (nats).
+    pub bias: f32,
+    /// Where the token set comes from: `seed` (the token ids of the run's seed sentences, as
+    /// this model's tokenizer splits them).
+    pub source: String,
+    /// Number of tokens in the set.
+    pub tokens: usize,
+    /// sha256 of the sorted token ids, each as 4 little-endian bytes.
+    pub sha256: String,
+}
+
+/// Logit bias for one request: `bias` added to the logit of every token in `ids` before
+/// sampling (ids outside the vocabulary are ignored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogitBias {
+    /// Token ids, sorted and without duplicates.
+    pub ids: Vec<u32>,
+    /// Added to each of their logits.
+    pub bias: f32,
+}
+
+impl LogitBias {
+    /// Add the bias to `logits` in place.
+    pub fn apply(&self, logits: &mut [f32]) {
+        for &i in &self.ids {
+            if let Some(l) = logits.get_mut(i as usize) {
+                *l += self.bias;
+            }
+        }
+    }
 }
 
 impl Default for SamplingParams {
@@ -61,6 +103,7 @@ impl Default for SamplingParams {
             max_new_tokens: 128,
             stop: Vec::new(),
             seed: 0,
+            vocab_bias: None,
         }
     }
 }
@@ -85,6 +128,9 @@ pub struct GenerationRequest {
     pub mode: PromptMode,
     /// Sampling parameters and seed.
     pub params: SamplingParams,
+    /// A bias on some tokens' logits (not serialised: [`SamplingParams::vocab_bias`] records it).
+    #[serde(skip)]
+    pub logit_bias: Option<std::sync::Arc<LogitBias>>,
 }
 
 /// Why generation stopped.

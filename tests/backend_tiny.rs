@@ -57,6 +57,7 @@ fn request(prompt: &str, params: SamplingParams) -> GenerationRequest {
         prompt: prompt.to_string(),
         mode: PromptMode::Completion,
         params,
+        logit_bias: None,
     }
 }
 

@@ -410,3 +410,77 @@ max_new_tokens = 12
         }
     }
 }
+
+/// `generate.sampling.vocab_bias`: LLM records carry the bias they were sampled with (the token
+/// set of the seed sentences, its size and hash), the text changes, the n-gram model's records
+/// carry none, and the run stays deterministic.
+#[test]
+fn a_vocabulary_bias_is_applied_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let gemma = common::write_tiny_gguf(dir.path(), "gemma3");
+    let config = |name: &str, bias: f32| {
+        let cfg = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                r#"
+seed = 5
+out = "{out}"
+[generate]
+samples = 4
+[[generate.sources]]
+corpus = "{corpus}"
+[[generate.models]]
+id = "tiny"
+model = "{gemma}"
+weight = 3.0
+[[generate.models]]
+id = "ngram"
+kind = "ngram"
+weight = 1.0
+[generate.sampling]
+max_new_tokens = 16
+vocab_bias = {bias}
+"#,
+                out = dir.path().join(name).display(),
+                corpus = repo().join("corpora/ven").display(),
+                gemma = gemma.display(),
+            ),
+        )
+        .unwrap();
+        cfg
+    };
+    let plain = config("plain", 0.0);
+    let biased = config("biased", 8.0);
+    run_ok(bin().args(["generate", "-q", "--config"]).arg(&plain));
+    run_ok(bin().args(["generate", "-q", "--config"]).arg(&biased));
+    let p = stable_records(&dir.path().join("plain/raw.jsonl"));
+    let b = stable_records(&dir.path().join("biased/raw.jsonl"));
+    assert_eq!(p.len(), 4);
+    assert_eq!(b.len(), 4);
+    let mut changed = 0;
+    for (p, b) in p.iter().zip(&b) {
+        assert!(p["sampling"].get("vocab_bias").is_none());
+        if b["generator"]["id"] == "ngram" {
+            assert!(b["sampling"].get("vocab_bias").is_none());
+            assert_eq!(p["text"], b["text"]);
+            continue;
+        }
+        let vb = &b["sampling"]["vocab_bias"];
+        assert_eq!(vb["bias"], 8.0);
+        assert_eq!(vb["source"], "seed");
+        assert!(vb["tokens"].as_u64().unwrap() > 0);
+        assert_eq!(vb["sha256"].as_str().unwrap().len(), 64);
+        changed += usize::from(p["text"] != b["text"]);
+    }
+    assert!(changed > 0, "the bias changed no completion");
+    let again = dir.path().join("again");
+    run_ok(
+        bin()
+            .args(["generate", "-q", "--config"])
+            .arg(&biased)
+            .arg("--out")
+            .arg(&again),
+    );
+    assert_eq!(b, stable_records(&again.join("raw.jsonl")));
+}

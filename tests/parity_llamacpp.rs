@@ -86,6 +86,7 @@ fn greedy_parity(key: &str, fixture: &str, mode: PromptMode) {
             stop: Vec::new(),
             ..SamplingParams::default()
         },
+        logit_bias: None,
     };
     let c = g.generate(&request, &mut |_| Flow::Continue).unwrap();
     let n = c.tokens.len();

@@ -104,6 +104,12 @@ pub trait TextGenerator {
     fn tokenizer_sha256(&self) -> &str;
     /// Number of tokens of `text` in completion mode (no BOS).
     fn count_tokens(&self, text: &str) -> Result<usize, BackendError>;
+    /// The token ids of `text` in completion mode (no BOS), for generators that have token
+    /// ids (`None`: this generator takes no logit bias).
+    fn token_ids(&self, text: &str) -> Result<Option<Vec<u32>>, BackendError> {
+        let _ = text;
+        Ok(None)
+    }
     /// Generate a completion. `observer` receives each new piece of text as it is decoded and
     /// may stop generation.
     fn generate(
@@ -532,6 +538,10 @@ impl TextGenerator for CandleGenerator {
         Ok(self.tokenizer.encode(text, false)?.len())
     }
 
+    fn token_ids(&self, text: &str) -> Result<Option<Vec<u32>>, BackendError> {
+        Ok(Some(self.tokenizer.encode(text, false)?))
+    }
+
     fn generate(
         &mut self,
         request: &GenerationRequest,
@@ -564,6 +574,9 @@ impl TextGenerator for CandleGenerator {
             if pos >= self.context {
                 finish = FinishReason::Context;
                 break;
+            }
+            if let Some(bias) = &request.logit_bias {
+                bias.apply(&mut logits);
             }
             let next = sampler.sample(&mut logits, &history);
             if self.tokenizer.is_eog(next) {

@@ -171,6 +171,19 @@ mod tests {
     }
 
     #[test]
+    fn a_logit_bias_moves_the_choice() {
+        let mut logits = vec![0.1, 3.0, 2.5, -1.0];
+        crate::types::LogitBias {
+            ids: vec![2, 3, 99],
+            bias: 1.0,
+        }
+        .apply(&mut logits);
+        assert_eq!(logits, vec![0.1, 3.0, 3.5, 0.0]);
+        let mut s = Sampler::new(&params(0.0));
+        assert_eq!(s.sample(&mut logits, &[]), 2);
+    }
+
+    #[test]
     fn greedy_takes_the_first_maximum() {
         let mut s = Sampler::new(&params(0.0));
         let mut logits = vec![0.1, 3.0, 3.0, -1.0];

@@ -203,6 +203,7 @@ impl SamplingArgs {
             max_new_tokens: self.max_tokens,
             stop: self.stop.clone(),
             seed: self.seed,
+            vocab_bias: None,
         })
     }
 }
@@ -343,6 +344,7 @@ fn sample(args: SampleArgs) -> Result<i32> {
             PromptMode::Completion
         },
         params,
+        logit_bias: None,
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -415,6 +417,7 @@ fn bench(args: BenchArgs) -> Result<i32> {
             max_new_tokens: args.max_tokens,
             ..SamplingParams::default()
         },
+        logit_bias: None,
     };
     let (mut p_tps, mut g_tps) = (Vec::new(), Vec::new());
     let (mut p_tokens, mut g_tokens) = (0, 0);

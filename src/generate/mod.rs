@@ -27,7 +27,8 @@ use crate::models;
 use crate::ngram::{CharNgram, NgramGenerator};
 use crate::prompts::{LanguagePack, PromptLibrary};
 use crate::types::{
-    FinishReason, GenerationRequest, GeneratorInfo, RawRecord, Timings, TokenCounts,
+    FinishReason, GenerationRequest, GeneratorInfo, LogitBias, RawRecord, Timings, TokenCounts,
+    VocabBias,
 };
 use plan::{make_plan, PlanInputs, PlannedRequest, SeedSource};
 
@@ -244,6 +245,42 @@ pub fn now_rfc3339() -> String {
 struct Loaded {
     generator: Box<dyn TextGenerator>,
     info: GeneratorInfo,
+    /// The vocabulary bias of this model's requests, when configured and the generator has
+    /// token ids.
+    bias: Option<(Arc<LogitBias>, VocabBias)>,
+}
+
+/// The token set of the seed sentences as `generator` splits them, and its record.
+fn vocab_bias(
+    generator: &dyn TextGenerator,
+    bias: f32,
+    sources: &[SeedSource],
+) -> Result<Option<(Arc<LogitBias>, VocabBias)>, BackendError> {
+    if bias == 0.0 {
+        return Ok(None);
+    }
+    let mut ids = Vec::new();
+    for s in sources {
+        for (text, _, _) in &s.sentences {
+            match generator.token_ids(text)? {
+                Some(t) => ids.extend(t),
+                None => return Ok(None),
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let mut h = Sha256::new();
+    for id in &ids {
+        h.update(id.to_le_bytes());
+    }
+    let record = VocabBias {
+        bias,
+        source: "seed".into(),
+        tokens: ids.len(),
+        sha256: format!("{:x}", h.finalize()),
+    };
+    Ok(Some((Arc::new(LogitBias { ids, bias }), record)))
 }
 
 fn load_generator(
@@ -264,6 +301,7 @@ fn load_generator(
             let g = NgramGenerator::new(CharNgram::train(m.order, docs));
             let info = g.info().clone();
             Ok(Loaded {
+                bias: None,
                 info: GeneratorInfo {
                     id: m.id.clone(),
                     kind: "ngram".into(),
@@ -287,7 +325,10 @@ fn load_generator(
             };
             let g = CandleGenerator::load(&path, &opts).map_err(model_err)?;
             let info = g.info().clone();
+            let bias =
+                vocab_bias(&g, config.generate.sampling.vocab_bias, sources).map_err(model_err)?;
             Ok(Loaded {
+                bias,
                 info: GeneratorInfo {
                     id: m.id.clone(),
                     kind: "llm".into(),
@@ -399,10 +440,13 @@ pub fn run(
                 e.insert(load_generator(config, req.model, sources)?)
             }
         };
+        let mut sampling = req.sampling.clone();
+        sampling.vocab_bias = gen.bias.as_ref().map(|b| b.1.clone());
         let request = GenerationRequest {
             prompt: req.prompt.text.clone(),
             mode: req.prompt.mode,
-            params: req.sampling.clone(),
+            params: sampling.clone(),
+            logit_bias: gen.bias.as_ref().map(|b| b.0.clone()),
         };
         let mut guard = LoopGuard::new(&config.generate.loop_guard);
         let mut looped = false;
@@ -430,7 +474,7 @@ pub fn run(
             index: req.index,
             generator: gen.info.clone(),
             prompt: req.prompt.clone(),
-            sampling: req.sampling.clone(),
+            sampling,
             lineage_depth: req.lineage_depth,
             tokens: TokenCounts {
                 prompt: completion.prompt_tokens,

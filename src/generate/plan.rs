@@ -159,6 +159,7 @@ pub fn make_plan(inp: &PlanInputs<'_>) -> Result<Vec<PlannedRequest>, GenerateEr
             max_new_tokens: cfg.sampling.max_new_tokens,
             stop: cfg.sampling.stop.clone(),
             seed: mix(inp.seed, i as u64, "sampling"),
+            vocab_bias: None,
         };
         let src = &inp.sources[weighted(&mut rng, &source_weights)];
         let (prompt, depth) = if model.kind == GeneratorKind::Ngram {

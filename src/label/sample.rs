@@ -173,6 +173,9 @@ pub struct SamplingV1 {
     pub stop: Vec<String>,
     /// The request's RNG seed.
     pub seed: u64,
+    /// The vocabulary bias on the logits, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocab_bias: Option<crate::types::VocabBias>,
 }
 
 /// Token counts of a sample.
@@ -442,6 +445,35 @@ mod tests {
         assert!(line.contains("\"temperature\":0.7,"), "{line}");
         let again: Map<String, Value> = serde_json::from_str(&line).unwrap();
         assert_eq!(from_kept_record(&again).unwrap(), s);
+    }
+
+    #[test]
+    fn a_vocabulary_bias_is_kept_and_validates() {
+        let validator = super::super::schema::Validator::sample_v1();
+        let mut r = record();
+        r["sampling"]["vocab_bias"] = serde_json::json!({
+            "bias": 2.0, "source": "seed", "tokens": 506, "sha256": "ab".repeat(32)
+        });
+        let s = from_kept_record(&r).unwrap();
+        assert_eq!(s.sampling.vocab_bias.as_ref().map(|b| b.tokens), Some(506));
+        let v = serde_json::to_value(&s).unwrap();
+        assert!(
+            validator.validate(&v).is_empty(),
+            "{:?}",
+            validator.validate(&v)
+        );
+        // Without one, the field is absent, not null.
+        let plain = serde_json::to_value(from_kept_record(&record()).unwrap()).unwrap();
+        assert!(plain["sampling"].get("vocab_bias").is_none());
+        // A malformed record of it is a violation naming the field.
+        let mut bad = v.clone();
+        bad["sampling"]["vocab_bias"]["sha256"] = Value::String("xyz".into());
+        let errs = validator.validate(&bad);
+        assert!(
+            errs.iter()
+                .any(|e| e.pointer == "/sampling/vocab_bias/sha256"),
+            "{errs:?}"
+        );
     }
 
     #[test]
