@@ -2,7 +2,7 @@
 """Measure the quickstart's generation settings on the real default model, one factor at a time.
 
     cargo build --release
-    python3 scripts/tune_defaults.py [--samples 40] [--out /tmp/tune] [--only NAME ...]
+    python3 scripts/tune_defaults.py [--samples 40] [--out /tmp/tune] [--only NAME ...] [--base FILE]
 
 Each variant is the quickstart project (examples/quickstart.toml) with the character n-gram
 model removed (so the figures are the LLM's own), no target (one round of --samples
@@ -129,8 +129,10 @@ def main():
     ap.add_argument("--out", default="/tmp/synthcorpus-tune")
     ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "synthcorpus"))
     ap.add_argument("--only", nargs="*")
+    ap.add_argument("--base", default=os.path.join(ROOT, "examples", "quickstart.toml"),
+                    help="the project configuration the variants change (default: the quickstart's)")
     args = ap.parse_args()
-    base = open(os.path.join(ROOT, "examples", "quickstart.toml"), encoding="utf-8").read()
+    base = open(args.base, encoding="utf-8").read()
     os.makedirs(args.out, exist_ok=True)
     rows = []
     for i, (name, changes) in enumerate(VARIANTS):

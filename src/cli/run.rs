@@ -66,7 +66,7 @@ out = "runs/{lang}"      # the run directory
 
 [generate]
 samples = 40                       # generations per round (target mode adds rounds)
-temperatures = [0.7, 0.9, 1.1]     # per-run temperature schedule, cycled by request
+temperatures = [0.5, 0.7, 0.9]     # per-run temperature schedule, cycled by request (tuned: BENCHMARKS.md)
 allow_duplicate_prompts = false
 context = 2048                     # context length for the LLMs
 
@@ -100,6 +100,7 @@ top_k = 40
 top_p = 0.95
 min_p = 0.05
 repeat_penalty = 1.15
+vocab_bias = 2.0     # nats added to the logits of the seed text's tokens (0: off; tuned: BENCHMARKS.md)
 max_new_tokens = 96
 stop = ["\n\n"]
 
