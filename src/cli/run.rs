@@ -340,5 +340,19 @@ mod tests {
         let c = Config::load(&path).and_then(Config::resolve).unwrap();
         assert_eq!(c.run.target_kept, 20);
         assert_eq!(c.out, PathBuf::from("runs/quickstart"));
+        assert_eq!(c.generate.sampling.vocab_bias, 2.0);
+    }
+
+    #[test]
+    fn the_two_model_example_is_valid() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/two-models.toml");
+        let c = Config::load(&path).and_then(Config::resolve).unwrap();
+        assert_eq!(c.generate.models.len(), 3);
+        assert!(c
+            .generate
+            .models
+            .iter()
+            .any(|m| m.mode == crate::types::PromptMode::Chat && m.model == "qwen2"));
     }
 }
