@@ -4,11 +4,10 @@ use std::io::{Read, Seek};
 
 use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Tensor};
-use candle_transformers::models::{
-    quantized_llama, quantized_phi3, quantized_qwen2, quantized_qwen3,
-};
+use candle_transformers::models::{quantized_llama, quantized_phi3, quantized_qwen3};
 
 use super::gemma3::Gemma3;
+use super::qwen2::Qwen2;
 
 /// `general.architecture` values synthcorpus can run.
 pub const SUPPORTED: &[&str] = &["gemma3", "qwen2", "llama", "qwen3", "phi3"];
@@ -19,8 +18,8 @@ pub enum Model {
     Gemma3(Box<Gemma3>),
     /// Llama 2/3 and Mistral-style models (candle-transformers).
     Llama(Box<quantized_llama::ModelWeights>),
-    /// Qwen 2 / 2.5 (candle-transformers).
-    Qwen2(Box<quantized_qwen2::ModelWeights>),
+    /// Qwen 2 / 2.5, synthcorpus's own forward pass.
+    Qwen2(Box<Qwen2>),
     /// Qwen 3 (candle-transformers).
     Qwen3(Box<quantized_qwen3::ModelWeights>),
     /// Phi-3 (candle-transformers).
@@ -47,8 +46,11 @@ impl Model {
             "llama" => Model::Llama(Box::new(quantized_llama::ModelWeights::from_gguf(
                 content, reader, device,
             )?)),
-            "qwen2" => Model::Qwen2(Box::new(quantized_qwen2::ModelWeights::from_gguf(
-                content, reader, device,
+            "qwen2" => Model::Qwen2(Box::new(Qwen2::from_gguf(
+                &content,
+                reader,
+                device,
+                max_positions,
             )?)),
             "qwen3" => Model::Qwen3(Box::new(quantized_qwen3::ModelWeights::from_gguf(
                 content, reader, device,
@@ -64,6 +66,7 @@ impl Model {
     pub fn position_limit(&self) -> Option<usize> {
         match self {
             Model::Gemma3(m) => Some(m.max_positions()),
+            Model::Qwen2(m) => Some(m.max_positions()),
             Model::Llama(_) => Some(quantized_llama::MAX_SEQ_LEN),
             _ => None,
         }
@@ -74,7 +77,7 @@ impl Model {
         match self {
             Model::Gemma3(m) => m.clear_cache(),
             Model::Llama(m) => m.clear_kv_cache(),
-            Model::Qwen2(m) => m.clear_kv_cache(),
+            Model::Qwen2(m) => m.clear_cache(),
             Model::Qwen3(m) => m.clear_kv_cache(),
             // Phi-3 resets its cache whenever a sequence starts at position 0.
             Model::Phi3(_) => {}

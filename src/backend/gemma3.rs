@@ -13,13 +13,11 @@
 //! - the last position is made contiguous before the final norm so batches work.
 
 use candle_core::quantized::gguf_file;
-use candle_core::quantized::QTensor;
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
 use std::io::{Read, Seek};
-use std::sync::Arc;
 
-use super::qmm::{self, PackedMatrix, QLinear};
+use super::qmm::{QEmbedding, QLinear, WeightLoader};
 
 const DEFAULT_SLIDING_WINDOW_PATTERN: usize = 6;
 const DEFAULT_ROPE_FREQUENCY: f32 = 1_000_000.;
@@ -200,38 +198,12 @@ impl Layer {
 /// Gemma 3 weights and KV cache.
 #[derive(Debug, Clone)]
 pub struct Gemma3 {
-    embedding: Embedding,
+    embedding: QEmbedding,
     hidden: usize,
     layers: Vec<Layer>,
     norm: RmsNorm,
     output: QLinear,
     max_positions: usize,
-}
-
-/// The token embedding: packed for the VNNI kernels (then shared with the output projection)
-/// or candle's quantised tensor.
-#[derive(Debug, Clone)]
-enum Embedding {
-    Packed(Arc<PackedMatrix>),
-    Candle(Arc<QTensor>),
-}
-
-impl Embedding {
-    fn lookup(&self, ids: &Tensor) -> Result<Tensor> {
-        match self {
-            Embedding::Packed(p) => qmm::embedding(p, ids),
-            Embedding::Candle(t) => t.embedding(ids),
-        }
-    }
-
-    fn as_linear(&self) -> Result<QLinear> {
-        Ok(match self {
-            Embedding::Packed(p) => QLinear::from_packed(p.clone()),
-            Embedding::Candle(t) => {
-                QLinear::Candle(candle_core::quantized::QMatMul::from_arc(t.clone())?)
-            }
-        })
-    }
 }
 
 impl Gemma3 {
@@ -281,26 +253,10 @@ impl Gemma3 {
         let rotary_global = Rotary::new(head_dim, base, max_positions, device)?;
         let rotary_local = Rotary::new(head_dim, base_local, max_positions, device)?;
 
-        // The CPU's packed kernels when they apply (packed straight from the file), candle's
-        // quantised tensors otherwise.
-        let on_cpu = device.is_cpu();
-        let packed = |name: &str, reader: &mut R| -> Result<Option<Arc<PackedMatrix>>> {
-            if !on_cpu {
-                return Ok(None);
-            }
-            Ok(PackedMatrix::from_gguf(ct, reader, name)?.map(Arc::new))
-        };
-        let embedding = match packed("token_embd.weight", reader)? {
-            Some(p) => Embedding::Packed(p),
-            None => Embedding::Candle(Arc::new(ct.tensor(reader, "token_embd.weight", device)?)),
-        };
+        let w = WeightLoader::new(ct, device);
+        let embedding = w.embedding(reader, "token_embd.weight")?;
         let norm = RmsNorm::from_qtensor(ct.tensor(reader, "output_norm.weight", device)?, eps)?;
-        let linear = |name: &str, reader: &mut R| -> Result<QLinear> {
-            match packed(name, reader)? {
-                Some(p) => Ok(QLinear::from_packed(p)),
-                None => QLinear::new(Arc::new(ct.tensor(reader, name, device)?)),
-            }
-        };
+        let linear = |name: &str, reader: &mut R| w.linear(reader, name);
         let output = if ct.tensor_infos.contains_key("output.weight") {
             linear("output.weight", reader)?
         } else {

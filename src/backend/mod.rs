@@ -10,6 +10,7 @@ pub mod chat;
 pub mod gemma3;
 pub mod gguf;
 pub mod qmm;
+pub mod qwen2;
 pub mod requant;
 pub mod sampler;
 pub mod tokenizer;

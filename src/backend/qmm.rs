@@ -747,6 +747,75 @@ impl QLinear {
     }
 }
 
+/// The token embedding: packed for the VNNI kernels (then shareable with a tied output
+/// projection) or candle's quantised tensor (rows dequantised on lookup either way).
+#[derive(Debug, Clone)]
+pub enum QEmbedding {
+    /// Repacked for the VNNI kernels.
+    Packed(Arc<PackedMatrix>),
+    /// candle's quantised tensor.
+    Candle(Arc<QTensor>),
+}
+
+impl QEmbedding {
+    /// The rows of `ids`: `(ids…, k)` f32.
+    pub fn lookup(&self, ids: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Packed(p) => embedding(p, ids),
+            Self::Candle(t) => t.embedding(ids),
+        }
+    }
+
+    /// The same weights as an output projection (tied embeddings).
+    pub fn as_linear(&self) -> Result<QLinear> {
+        Ok(match self {
+            Self::Packed(p) => QLinear::from_packed(p.clone()),
+            Self::Candle(t) => QLinear::Candle(QMatMul::from_arc(t.clone())?),
+        })
+    }
+}
+
+/// Loads weights from a GGUF: packed straight from the file when [`packing_enabled`] and the
+/// device is the CPU and the type and shape allow, candle's quantised tensors otherwise.
+pub struct WeightLoader<'a> {
+    ct: &'a gguf_file::Content,
+    device: &'a Device,
+}
+
+impl<'a> WeightLoader<'a> {
+    /// A loader over a parsed GGUF.
+    pub fn new(ct: &'a gguf_file::Content, device: &'a Device) -> Self {
+        Self { ct, device }
+    }
+
+    fn packed<R: Read + Seek>(
+        &self,
+        reader: &mut R,
+        name: &str,
+    ) -> Result<Option<Arc<PackedMatrix>>> {
+        if !self.device.is_cpu() {
+            return Ok(None);
+        }
+        Ok(PackedMatrix::from_gguf(self.ct, reader, name)?.map(Arc::new))
+    }
+
+    /// A linear layer.
+    pub fn linear<R: Read + Seek>(&self, reader: &mut R, name: &str) -> Result<QLinear> {
+        match self.packed(reader, name)? {
+            Some(p) => Ok(QLinear::from_packed(p)),
+            None => QLinear::new(Arc::new(self.ct.tensor(reader, name, self.device)?)),
+        }
+    }
+
+    /// A token embedding.
+    pub fn embedding<R: Read + Seek>(&self, reader: &mut R, name: &str) -> Result<QEmbedding> {
+        Ok(match self.packed(reader, name)? {
+            Some(p) => QEmbedding::Packed(p),
+            None => QEmbedding::Candle(Arc::new(self.ct.tensor(reader, name, self.device)?)),
+        })
+    }
+}
+
 /// Pack a quantised 2-D CPU tensor, when [`cpu_supported`] and the type and shape allow.
 pub fn pack_tensor(t: &QTensor) -> Result<Option<PackedMatrix>> {
     if !packing_enabled() || !t.device().is_cpu() {
