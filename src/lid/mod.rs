@@ -173,7 +173,7 @@ pub fn read_weighting(path: &Path) -> Result<BTreeMap<String, LangBoost>> {
             || tune_weight < 0.0
         {
             return Err(bad(
-                "top_k must be >= 1, weights >= 0 and log_prior finite".into(),
+                "top_k must be >= 1, weights >= 0 and log_prior finite".into()
             ));
         }
         out.insert(

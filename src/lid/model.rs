@@ -625,9 +625,14 @@ impl LidModel {
         let n_keys = r.u32("feature count")? as usize;
         let n_post = r.u32("posting count")? as usize;
         // Keys (4 bytes), lengths (2) and postings (2 + 2) must fit in what is left.
-        if n_keys.saturating_mul(6).saturating_add(n_post.saturating_mul(4)) != payload.len() - r.pos
+        if n_keys
+            .saturating_mul(6)
+            .saturating_add(n_post.saturating_mul(4))
+            != payload.len() - r.pos
         {
-            return Err(corrupt("feature and posting counts do not match the payload size"));
+            return Err(corrupt(
+                "feature and posting counts do not match the payload size",
+            ));
         }
         let mut keys = Vec::with_capacity(n_keys);
         for _ in 0..n_keys {
@@ -658,7 +663,9 @@ impl LidModel {
         for w in starts.windows(2) {
             let ls = &post_lang[w[0] as usize..w[1] as usize];
             if ls.is_empty() || ls.windows(2).any(|p| p[0] >= p[1]) {
-                return Err(corrupt("a posting list is empty or its languages are not sorted"));
+                return Err(corrupt(
+                    "a posting list is empty or its languages are not sorted",
+                ));
             }
         }
         let post_w: Vec<i16> = r
@@ -1134,14 +1141,18 @@ mod tests {
         // One trailing byte: the counts no longer match the size.
         let mut longer = payload.clone();
         longer.push(0);
-        let e = LidModel::from_bytes(&reseal(longer), p).unwrap_err().to_string();
+        let e = LidModel::from_bytes(&reseal(longer), p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("do not match"), "{e}");
         // A posting naming a language out of range (the last posting's language field).
         let mut bad = payload.clone();
         let n_post = a.post_lang.len();
         let at = bad.len() - n_post * 2 - 2;
         bad[at..at + 2].copy_from_slice(&u16::MAX.to_le_bytes());
-        let e = LidModel::from_bytes(&reseal(bad), p).unwrap_err().to_string();
+        let e = LidModel::from_bytes(&reseal(bad), p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("out of range"), "{e}");
         // The untouched payload resealed loads.
         assert!(LidModel::from_bytes(&reseal(payload), p).is_ok());
@@ -1157,7 +1168,10 @@ mod tests {
         let b = LidModel::train(&cfg, &toy()).unwrap();
         assert_eq!(a.to_bytes().unwrap(), b.to_bytes().unwrap());
         assert_eq!(a.meta().config.tune, cfg.tune);
-        assert_eq!(a.identify("vhathu vhoṱhe vha na pfanelo", None)[0].lang, "ven");
+        assert_eq!(
+            a.identify("vhathu vhoṱhe vha na pfanelo", None)[0].lang,
+            "ven"
+        );
         assert_eq!(a.identify("everyone has the right", None)[0].lang, "eng");
         let c = LidModel::from_bytes(&a.to_bytes().unwrap(), Path::new("mem")).unwrap();
         assert_eq!(c.bias, a.bias);

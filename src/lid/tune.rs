@@ -270,7 +270,11 @@ pub(crate) fn fine_tune(
         examples.extend(r?);
     }
     if dbg {
-        eprintln!("examples {} in {:.1}s", examples.len(), t0.elapsed().as_secs_f64());
+        eprintln!(
+            "examples {} in {:.1}s",
+            examples.len(),
+            t0.elapsed().as_secs_f64()
+        );
     }
     // Averaged perceptron. Corrections per language: feature key -> (current, step-weighted sum).
     let mut delta: Vec<KeyMap<(f64, f64)>> = vec![KeyMap::default(); langs.len()];
