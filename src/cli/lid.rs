@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::lid::{
     self, evaluate, heldout_sentences, heldout_windows, read_corpus_dir, read_labelled_tsv,
     read_weighting, EvalReport, Extractor, HoldoutRule, LabelledText, LidModel, Thresholds,
-    TrainConfig, TrainInputs, WordLists,
+    TrainConfig, TrainInputs, TuneConfig, WordLists,
 };
 
 /// `synthcorpus lid` subcommands.
@@ -45,6 +45,33 @@ pub enum LidCommand {
         /// Model name (first part of the model id).
         #[arg(long, default_value = "udhr-lid")]
         name: String,
+        /// Discriminative fine-tuning: passes over the training texts (0: plain naive Bayes).
+        #[arg(long, default_value_t = TuneConfig::default().epochs)]
+        tune_epochs: usize,
+        /// Fine-tuning: cross-fitting folds (line n is in fold n % folds).
+        #[arg(long, default_value_t = TuneConfig::default().folds)]
+        tune_folds: usize,
+        /// Fine-tuning: correction per feature occurrence per update (nats).
+        #[arg(long, default_value_t = TuneConfig::default().rate)]
+        tune_rate: f64,
+        /// Fine-tuning: required lead of the gold score, in nats per n^0.75 (n features).
+        #[arg(long, default_value_t = TuneConfig::default().margin)]
+        tune_margin: f64,
+        /// Fine-tuning: correction of the languages' score biases per update (nats).
+        #[arg(long, default_value_t = TuneConfig::default().bias_rate)]
+        tune_bias_rate: f64,
+        /// Fine-tuning: competing languages kept per text.
+        #[arg(long, default_value_t = TuneConfig::default().candidates)]
+        tune_candidates: usize,
+        /// Fine-tuning: competitors are languages within this many nats per n^0.75 of the gold.
+        #[arg(long, default_value_t = TuneConfig::default().reach)]
+        tune_reach: f64,
+        /// Fine-tuning: smallest correction (nats) that adds a table entry.
+        #[arg(long, default_value_t = TuneConfig::default().min_correction)]
+        tune_min_correction: f64,
+        /// Fine-tuning: also train on word windows of about these lengths (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        tune_windows: Vec<usize>,
     },
     /// Identify the language of each input line; one JSON object per line, in order.
     Identify {
@@ -173,6 +200,15 @@ pub fn run(cmd: LidCommand) -> Result<i32> {
             holdout_mod,
             holdout_rem,
             name,
+            tune_epochs,
+            tune_folds,
+            tune_rate,
+            tune_margin,
+            tune_bias_rate,
+            tune_candidates,
+            tune_min_correction,
+            tune_reach,
+            tune_windows,
         } => {
             let t0 = Instant::now();
             let files = read_corpus_dir(&data)?;
@@ -193,6 +229,17 @@ pub fn run(cmd: LidCommand) -> Result<i32> {
                     remainder: holdout_rem,
                 },
                 boosts,
+                tune: TuneConfig {
+                    epochs: tune_epochs,
+                    folds: tune_folds,
+                    rate: tune_rate,
+                    margin: tune_margin,
+                    bias_rate: tune_bias_rate,
+                    candidates: tune_candidates,
+                    min_correction: tune_min_correction,
+                    reach: tune_reach,
+                    windows: tune_windows,
+                },
                 ..TrainConfig::default()
             };
             let model = LidModel::train(

@@ -20,6 +20,7 @@ mod data;
 mod eval;
 mod features;
 mod model;
+mod tune;
 mod wordlists;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,7 @@ pub use model::{
     LangBoost, LidModel, ModelMeta, NoOpinion, RestrictedLid, SourceRecord, TrainConfig,
     TrainInputs, WordListFile, FORMAT_VERSION, MAGIC,
 };
+pub use tune::TuneConfig;
 pub use wordlists::{WordListSignal, WordLists};
 
 use crate::types::LangScore;
@@ -120,7 +122,8 @@ pub fn load_default() -> Result<LidModel> {
 }
 
 /// Parse a weighting file: `#` comments, then
-/// `lang<TAB>top_k<TAB>text_weight<TAB>wordlist_weight[<TAB>log_prior]` (see [`LangBoost`]).
+/// `lang<TAB>top_k<TAB>text_weight<TAB>wordlist_weight[<TAB>log_prior[<TAB>tune_weight]]` (see
+/// [`LangBoost`]).
 pub fn read_weighting(path: &Path) -> Result<BTreeMap<String, LangBoost>> {
     let (text, _) = data::read_text(path)?;
     let mut out = BTreeMap::new();
@@ -135,9 +138,9 @@ pub fn read_weighting(path: &Path) -> Result<BTreeMap<String, LangBoost>> {
             reason,
         };
         let cols: Vec<&str> = t.split('\t').collect();
-        if cols.len() != 4 && cols.len() != 5 {
+        if !(4..=6).contains(&cols.len()) {
             return Err(bad(format!(
-                "expected 4 or 5 tab-separated fields (lang, top_k, text_weight, wordlist_weight[, log_prior]), got {}",
+                "expected 4 to 6 tab-separated fields (lang, top_k, text_weight, wordlist_weight[, log_prior[, tune_weight]]), got {}",
                 cols.len()
             )));
         }
@@ -151,16 +154,23 @@ pub fn read_weighting(path: &Path) -> Result<BTreeMap<String, LangBoost>> {
         };
         let text_weight = num(2, "text_weight")?;
         let wordlist_weight = num(3, "wordlist_weight")?;
-        let log_prior = if cols.len() == 5 {
+        let log_prior = if cols.len() >= 5 {
             num(4, "log_prior")?
         } else {
             0.0
+        };
+        let tune_weight = if cols.len() == 6 {
+            num(5, "tune_weight")?
+        } else {
+            1.0
         };
         let bad_weight = |w: f64| w.is_nan() || w < 0.0;
         if top_k == 0
             || bad_weight(text_weight)
             || bad_weight(wordlist_weight)
             || !log_prior.is_finite()
+            || !tune_weight.is_finite()
+            || tune_weight < 0.0
         {
             return Err(bad(
                 "top_k must be >= 1, weights >= 0 and log_prior finite".into()
@@ -173,6 +183,7 @@ pub fn read_weighting(path: &Path) -> Result<BTreeMap<String, LangBoost>> {
                 text_weight,
                 wordlist_weight,
                 log_prior,
+                tune_weight,
             },
         );
     }

@@ -10,17 +10,18 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{sha256_hex, split_sentences, CorpusFile, HoldoutRule};
 use super::features::{normalise, Extractor};
+use super::tune::TuneConfig;
 use super::{LidError, Result};
 use crate::types::{LangScore, LanguageIdentifier};
 
 /// Magic bytes at the start of a model file.
 pub const MAGIC: &[u8; 8] = b"SCLIDNB\0";
 /// Version of the model file format.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Hasher for keys that are already hashes (deterministic, no random state).
 #[derive(Default)]
-struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
@@ -36,7 +37,7 @@ impl Hasher for KeyHasher {
     }
 }
 
-type KeyMap<V> = HashMap<u32, V, BuildHasherDefault<KeyHasher>>;
+pub(crate) type KeyMap<V> = HashMap<u32, V, BuildHasherDefault<KeyHasher>>;
 
 /// Extra weight for one language in training (the South African languages' weighting).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +53,14 @@ pub struct LangBoost {
     /// on short texts, where the likelihood is weakest.
     #[serde(default)]
     pub log_prior: f64,
+    /// Multiplier on the fine-tuning corrections learned from this language's texts (1: as
+    /// every other language).
+    #[serde(default = "one")]
+    pub tune_weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// Training hyperparameters. Serialised into the model's metadata.
@@ -74,6 +83,9 @@ pub struct TrainConfig {
     pub boosts: BTreeMap<String, LangBoost>,
     /// Quantisation step of log-probabilities, in nats.
     pub quant_step: f64,
+    /// Discriminative fine-tuning of the naive Bayes tables.
+    #[serde(default)]
+    pub tune: TuneConfig,
 }
 
 impl Default for TrainConfig {
@@ -90,6 +102,7 @@ impl Default for TrainConfig {
             exclude: vec!["und".into()],
             boosts: BTreeMap::new(),
             quant_step: 0.1,
+            tune: TuneConfig::default(),
         }
     }
 }
@@ -175,18 +188,20 @@ pub struct LidModel {
     meta: ModelMeta,
     langs: Vec<String>,
     floors: Vec<f32>,
+    /// Per-language learned score bias (discriminative fine-tuning; 0 without it).
+    bias: Vec<f32>,
     /// Per-language log-prior (from the configuration's boosts).
     priors: Vec<f32>,
     step: f32,
     keys: Vec<u32>,
     starts: Vec<u32>,
     post_lang: Vec<u16>,
-    post_w: Vec<u8>,
+    post_w: Vec<i16>,
     /// Feature key -> posting list index, or `DENSE | row` for features kept by many languages.
     index: KeyMap<u32>,
     /// Dense rows (one weight per language) of the features with the longest posting lists:
     /// adding a contiguous row vectorises, scattered adds do not.
-    dense: Vec<u8>,
+    dense: Vec<i16>,
     id: String,
 }
 
@@ -223,8 +238,9 @@ impl LidModel {
         }
         // Pass 1: without the calibration lines, to fit the temperature on them.
         let calibration = cfg.calibration_rule();
-        let (counts1, vocab1, _, _) = count(cfg, inputs, true);
-        let probe = build(cfg, &counts1, vocab1, (1.0, 0.0), Vec::new(), Vec::new())?;
+        let skip1 = |n: usize| cfg.holdout.is_heldout(n) || calibration.is_heldout(n);
+        let (tables1, _, _) = fit_tables(cfg, inputs, &skip1)?;
+        let probe = assemble(cfg, &tables1, (1.0, 0.0), Vec::new(), Vec::new())?;
         let mut calib = Vec::new();
         for f in &inputs.files {
             let Ok(gold) = probe.langs.binary_search(&f.lang) else {
@@ -240,8 +256,9 @@ impl LidModel {
         }
         let calibration = probe.fit_temperature(&calib);
         // Pass 2: the final model.
-        let (counts, vocab, sources, wl) = count(cfg, inputs, false);
-        build(cfg, &counts, vocab, calibration, sources, wl)
+        let skip2 = |n: usize| cfg.holdout.is_heldout(n);
+        let (tables, sources, wl) = fit_tables(cfg, inputs, &skip2)?;
+        assemble(cfg, &tables, calibration, sources, wl)
     }
 
     /// Fit the temperature and its length exponent, minimising the mean negative log-likelihood of
@@ -308,7 +325,7 @@ impl LidModel {
 
     /// Raw log-likelihood of normalised text under every language; `None` for no opinion.
     fn raw(&self, normalised: &str, ex: &mut Extractor) -> Option<Raw> {
-        let mut acc = vec![0u32; self.langs.len()];
+        let mut acc = vec![0i32; self.langs.len()];
         let mut n = 0usize;
         let mut uni = 0usize;
         let mut uni_known = 0usize;
@@ -326,7 +343,7 @@ impl LidModel {
                     let l = acc.len();
                     let r = (i & !DENSE) as usize * l;
                     for (a, &w) in acc.iter_mut().zip(&self.dense[r..r + l]) {
-                        *a += u32::from(w);
+                        *a += i32::from(w);
                     }
                 }
                 Some(&i) => {
@@ -335,7 +352,7 @@ impl LidModel {
                         self.starts[i as usize + 1] as usize,
                     );
                     for (l, w) in self.post_lang[a..b].iter().zip(&self.post_w[a..b]) {
-                        acc[*l as usize] += u32::from(*w);
+                        acc[*l as usize] += i32::from(*w);
                     }
                 }
                 None => {}
@@ -348,7 +365,8 @@ impl LidModel {
         let scores = acc
             .iter()
             .zip(self.floors.iter().zip(&self.priors))
-            .map(|(&a, (&fl, &pr))| a as f32 * self.step + nf * fl + pr)
+            .zip(&self.bias)
+            .map(|((&a, (&fl, &pr)), &b)| a as f32 * self.step + nf * fl + pr + b)
             .collect();
         Some(Raw { scores, n })
     }
@@ -492,10 +510,11 @@ impl LidModel {
         put_u32(&mut p, meta.len() as u32);
         p.extend_from_slice(&meta);
         put_u32(&mut p, self.langs.len() as u32);
-        for (l, f) in self.langs.iter().zip(&self.floors) {
+        for ((l, f), b) in self.langs.iter().zip(&self.floors).zip(&self.bias) {
             p.push(l.len() as u8);
             p.extend_from_slice(l.as_bytes());
             p.extend_from_slice(&f.to_le_bytes());
+            p.extend_from_slice(&b.to_le_bytes());
         }
         p.extend_from_slice(&self.step.to_le_bytes());
         put_u32(&mut p, self.keys.len() as u32);
@@ -510,7 +529,9 @@ impl LidModel {
         for l in &self.post_lang {
             p.extend_from_slice(&l.to_le_bytes());
         }
-        p.extend_from_slice(&self.post_w);
+        for w in &self.post_w {
+            p.extend_from_slice(&w.to_le_bytes());
+        }
         let mut out = Vec::with_capacity(p.len() + 60);
         out.extend_from_slice(MAGIC);
         put_u32(&mut out, FORMAT_VERSION);
@@ -580,22 +601,45 @@ impl LidModel {
         let n_langs = r.u32("language count")? as usize;
         let mut langs = Vec::with_capacity(n_langs);
         let mut floors = Vec::with_capacity(n_langs);
+        let mut bias = Vec::with_capacity(n_langs);
         for _ in 0..n_langs {
             let l = r.take(1, "language code length")?[0] as usize;
             let code = std::str::from_utf8(r.take(l, "language code")?)
                 .map_err(|_| corrupt("language code is not UTF-8"))?;
             langs.push(code.to_string());
-            floors.push(r.f32("language floor")?);
+            let floor = r.f32("language floor")?;
+            let b = r.f32("language bias")?;
+            if !floor.is_finite() || !b.is_finite() {
+                return Err(corrupt("language floor or bias is not finite"));
+            }
+            floors.push(floor);
+            bias.push(b);
         }
         if langs.windows(2).any(|w| w[0] >= w[1]) {
             return Err(corrupt("language codes not sorted"));
         }
         let step = r.f32("quantisation step")?;
+        if !step.is_finite() || step <= 0.0 {
+            return Err(corrupt("quantisation step is not a positive number"));
+        }
         let n_keys = r.u32("feature count")? as usize;
         let n_post = r.u32("posting count")? as usize;
+        // Keys (4 bytes), lengths (2) and postings (2 + 2) must fit in what is left.
+        if n_keys
+            .saturating_mul(6)
+            .saturating_add(n_post.saturating_mul(4))
+            != payload.len() - r.pos
+        {
+            return Err(corrupt(
+                "feature and posting counts do not match the payload size",
+            ));
+        }
         let mut keys = Vec::with_capacity(n_keys);
         for _ in 0..n_keys {
             keys.push(r.u32("feature key")?);
+        }
+        if keys.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(corrupt("feature keys not sorted"));
         }
         let mut starts = Vec::with_capacity(n_keys + 1);
         starts.push(0u32);
@@ -616,7 +660,19 @@ impl LidModel {
         if post_lang.iter().any(|&l| l as usize >= n_langs) {
             return Err(corrupt("posting names a language out of range"));
         }
-        let post_w = r.take(n_post, "posting weights")?.to_vec();
+        for w in starts.windows(2) {
+            let ls = &post_lang[w[0] as usize..w[1] as usize];
+            if ls.is_empty() || ls.windows(2).any(|p| p[0] >= p[1]) {
+                return Err(corrupt(
+                    "a posting list is empty or its languages are not sorted",
+                ));
+            }
+        }
+        let post_w: Vec<i16> = r
+            .take(n_post * 2, "posting weights")?
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]))
+            .collect();
         if r.pos != payload.len() {
             return Err(corrupt("trailing bytes in payload"));
         }
@@ -625,6 +681,7 @@ impl LidModel {
             meta,
             langs,
             floors,
+            bias,
             priors: Vec::new(),
             step,
             keys,
@@ -659,7 +716,7 @@ impl LidModel {
             let (a, b) = (self.starts[i] as usize, self.starts[i + 1] as usize);
             if (b - a) * 24 >= l && b - a >= 16 {
                 let start = dense.len();
-                dense.resize(start + l, 0u8);
+                dense.resize(start + l, 0i16);
                 for (lang, w) in self.post_lang[a..b].iter().zip(&self.post_w[a..b]) {
                     dense[start + *lang as usize] = *w;
                 }
@@ -757,13 +814,13 @@ impl<'a> Reader<'a> {
     }
 }
 
-type Counts = BTreeMap<String, KeyMap<f64>>;
+pub(crate) type Counts = BTreeMap<String, KeyMap<f64>>;
 
-/// Count features per language. `calib_pass` also leaves out the calibration lines.
-fn count(
+/// Count features per language over the lines (1-based numbers) that `skip` does not leave out.
+pub(crate) fn count(
     cfg: &TrainConfig,
     inputs: &TrainInputs,
-    calib_pass: bool,
+    skip: &(dyn Fn(usize) -> bool + Sync),
 ) -> (Counts, usize, Vec<SourceRecord>, Vec<SourceRecord>) {
     let mut counts: Counts = BTreeMap::new();
     let mut ex = Extractor::new();
@@ -777,7 +834,7 @@ fn count(
         let mut units = 0;
         for (i, line) in f.lines.iter().enumerate() {
             let n = i + 1;
-            if cfg.holdout.is_heldout(n) || (calib_pass && cfg.calibration_rule().is_heldout(n)) {
+            if skip(n) {
                 continue;
             }
             units += 1;
@@ -835,22 +892,46 @@ fn sorted_sum(vals: impl Iterator<Item = f64>) -> f64 {
     v.iter().sum()
 }
 
-fn build(
+/// Tables of the lines `skip` does not leave out: naive Bayes, then discriminative fine-tuning
+/// when configured; with the source records of the counted text.
+fn fit_tables(
     cfg: &TrainConfig,
-    counts: &Counts,
-    vocabulary: usize,
-    (temperature, length_exponent): (f64, f64),
-    sources: Vec<SourceRecord>,
-    wordlists: Vec<SourceRecord>,
-) -> Result<LidModel> {
+    inputs: &TrainInputs,
+    skip: &(dyn Fn(usize) -> bool + Sync),
+) -> Result<(Tables, Vec<SourceRecord>, Vec<SourceRecord>)> {
+    let (counts, vocab, sources, wl) = count(cfg, inputs, skip);
+    let mut tables = nb_tables(cfg, &counts, vocab)?;
+    if cfg.tune.epochs > 0 {
+        super::tune::fine_tune(cfg, inputs, skip, &mut tables)?;
+    }
+    Ok((tables, sources, wl))
+}
+
+/// Per-language log-probability tables before quantisation.
+#[derive(Debug, Clone)]
+pub(crate) struct Tables {
+    /// Label set, sorted.
+    pub langs: Vec<String>,
+    /// Log-probability of a feature a language does not keep (nats).
+    pub floors: Vec<f64>,
+    /// Per-language additive score bias (nats; 0 for naive Bayes, learned by fine-tuning).
+    pub bias: Vec<f64>,
+    /// Feature key -> (language, log-probability above the language's floor), languages
+    /// ascending. Entries may be negative after fine-tuning.
+    pub rows: BTreeMap<u32, Vec<(u16, f64)>>,
+    /// Distinct features seen in training.
+    pub vocabulary: usize,
+}
+
+/// Naive Bayes tables from feature counts.
+pub(crate) fn nb_tables(cfg: &TrainConfig, counts: &Counts, vocabulary: usize) -> Result<Tables> {
     if counts.len() > usize::from(u16::MAX) {
         return Err(LidError::Config("more than 65535 languages".into()));
     }
     let langs: Vec<String> = counts.keys().cloned().collect();
     let v = vocabulary.max(1) as f64;
     let mut floors = Vec::with_capacity(langs.len());
-    // feature key → (lang index, weight)
-    let mut postings: BTreeMap<u32, Vec<(u16, u8)>> = BTreeMap::new();
+    let mut rows: BTreeMap<u32, Vec<(u16, f64)>> = BTreeMap::new();
     for (li, (lang, map)) in counts.iter().enumerate() {
         let total = sorted_sum(map.values().copied());
         let denom = total + cfg.alpha * v;
@@ -863,30 +944,51 @@ fn build(
         let kept = sorted_sum(items.iter().map(|i| i.1));
         let rest = (v - items.len() as f64).max(1.0);
         let floor = ((total - kept).max(0.0) + cfg.alpha * rest).ln() - denom.ln() - rest.ln();
-        floors.push(floor as f32);
+        floors.push(floor);
         for (key, c) in items {
             let lp = ((c + cfg.alpha) / denom).ln();
-            let w = ((lp - floor) / cfg.quant_step).round();
-            if w < 1.0 {
+            // Features no more likely than the floor are left to it.
+            if ((lp - floor) / cfg.quant_step).round() < 1.0 {
                 continue;
             }
-            postings
-                .entry(key)
-                .or_default()
-                .push((li as u16, w.min(255.0) as u8));
+            rows.entry(key).or_default().push((li as u16, lp - floor));
         }
     }
-    let mut keys = Vec::with_capacity(postings.len());
+    let bias = vec![0.0; langs.len()];
+    Ok(Tables {
+        langs,
+        floors,
+        bias,
+        rows,
+        vocabulary,
+    })
+}
+
+/// Quantise tables into a model.
+fn assemble(
+    cfg: &TrainConfig,
+    tables: &Tables,
+    (temperature, length_exponent): (f64, f64),
+    sources: Vec<SourceRecord>,
+    wordlists: Vec<SourceRecord>,
+) -> Result<LidModel> {
+    let mut keys = Vec::with_capacity(tables.rows.len());
     let mut starts = vec![0u32];
     let mut post_lang = Vec::new();
     let mut post_w = Vec::new();
-    for (k, ps) in postings {
-        keys.push(k);
-        for (l, w) in ps {
-            post_lang.push(l);
-            post_w.push(w);
+    for (k, ps) in &tables.rows {
+        let before = post_lang.len();
+        for &(l, x) in ps {
+            let w = (x / cfg.quant_step).round().clamp(-32767.0, 32767.0);
+            if w != 0.0 {
+                post_lang.push(l);
+                post_w.push(w as i16);
+            }
         }
-        starts.push(post_lang.len() as u32);
+        if post_lang.len() > before {
+            keys.push(*k);
+            starts.push(post_lang.len() as u32);
+        }
     }
     let meta = ModelMeta {
         config: cfg.clone(),
@@ -894,12 +996,13 @@ fn build(
         wordlists,
         temperature,
         length_exponent,
-        vocabulary,
+        vocabulary: tables.vocabulary,
     };
     let mut model = LidModel {
         meta,
-        langs,
-        floors,
+        langs: tables.langs.clone(),
+        floors: tables.floors.iter().map(|&f| f as f32).collect(),
+        bias: tables.bias.iter().map(|&b| b as f32).collect(),
         priors: Vec::new(),
         step: cfg.quant_step as f32,
         keys,
@@ -1013,6 +1116,66 @@ mod tests {
             .to_string();
         assert!(e.contains("magic"), "{e}");
         assert!(LidModel::from_bytes(&[], p).is_err());
+        // Another format version (e.g. a version-1 file) is refused, by name.
+        let mut v1 = bytes.clone();
+        v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let e = LidModel::from_bytes(&v1, p).unwrap_err().to_string();
+        assert!(e.contains("format version 1"), "{e}");
+    }
+
+    /// A payload with a valid checksum but inconsistent fields is still refused.
+    #[test]
+    fn inconsistent_payloads_are_rejected() {
+        let a = LidModel::train(&TrainConfig::default(), &toy()).unwrap();
+        let bytes = a.to_bytes().unwrap();
+        let p = Path::new("x.bin");
+        let reseal = |mut payload: Vec<u8>| -> Vec<u8> {
+            let mut out = bytes[..12].to_vec();
+            out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+            let sum = sha2::Sha256::digest_bytes(&payload);
+            out.append(&mut payload);
+            out.extend_from_slice(&sum);
+            out
+        };
+        let payload = bytes[20..bytes.len() - 32].to_vec();
+        // One trailing byte: the counts no longer match the size.
+        let mut longer = payload.clone();
+        longer.push(0);
+        let e = LidModel::from_bytes(&reseal(longer), p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("do not match"), "{e}");
+        // A posting naming a language out of range (the last posting's language field).
+        let mut bad = payload.clone();
+        let n_post = a.post_lang.len();
+        let at = bad.len() - n_post * 2 - 2;
+        bad[at..at + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        let e = LidModel::from_bytes(&reseal(bad), p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("out of range"), "{e}");
+        // The untouched payload resealed loads.
+        assert!(LidModel::from_bytes(&reseal(payload), p).is_ok());
+    }
+
+    #[test]
+    fn fine_tuning_is_deterministic_and_keeps_the_toy_right() {
+        let mut cfg = TrainConfig::default();
+        cfg.tune.epochs = 3;
+        cfg.tune.folds = 2;
+        cfg.tune.bias_rate = 0.1;
+        let a = LidModel::train(&cfg, &toy()).unwrap();
+        let b = LidModel::train(&cfg, &toy()).unwrap();
+        assert_eq!(a.to_bytes().unwrap(), b.to_bytes().unwrap());
+        assert_eq!(a.meta().config.tune, cfg.tune);
+        assert_eq!(
+            a.identify("vhathu vhoṱhe vha na pfanelo", None)[0].lang,
+            "ven"
+        );
+        assert_eq!(a.identify("everyone has the right", None)[0].lang, "eng");
+        let c = LidModel::from_bytes(&a.to_bytes().unwrap(), Path::new("mem")).unwrap();
+        assert_eq!(c.bias, a.bias);
+        assert_eq!(c.post_w, a.post_w);
     }
 
     #[test]
