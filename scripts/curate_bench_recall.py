@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Recall of the injected duplicates of a benchmark corpus, for synthcorpus and datatrove.
 
-Usage: scripts/curate_bench_recall.py TRUTH.tsv [--synthcorpus OUTDIR]... [--datatrove WORKDIR]...
-       [--json OUT.json]
+Usage: scripts/curate_bench_recall.py TRUTH.tsv [--corpus CORPUS.jsonl] [--synthcorpus OUTDIR]...
+       [--datatrove WORKDIR]... [--json OUT.json]
 
 TRUTH.tsv is the sidecar `scripts/curate_bench_corpus.py` writes (id, kind, source). A cluster is
 an original and every copy made from it; deduplication should keep exactly one member of each,
@@ -10,7 +10,9 @@ the first kept one in corpus order is its survivor (usually the original; a copy
 stage removed the original). An injected copy (exact or near) counts as caught when it is removed
 while a member of its cluster is kept; missed when it is kept besides the survivor; "cluster gone"
 when it is removed together with every other member of its cluster. An original removed as a
-duplicate is a false removal.
+duplicate is a false removal. With --corpus, an original whose text is identical to an earlier
+original's (the generator can draw the same paragraphs twice, mostly in scripts written without
+spaces, where one "word" is a whole paragraph) is counted as an exact copy of it.
 
 - synthcorpus OUTDIR: a `synthcorpus curate` output; removed = the ids in rejects.jsonl, with
   their stage (`exact_dedup` and `near_dedup` are dedup decisions, anything else is a filter).
@@ -20,13 +22,15 @@ duplicate is a false removal.
 Prints one JSON object per run (and writes them all to --json): per kind, copies, caught (by
 dedup, by another stage), missed, survivors, cluster gone, recall = caught / (copies - copies
 that survive as their cluster's one member), and dedup_recall = caught by dedup / the same less
-the copies removed by another stage (what the dedup stages could still catch); per run, removals
-of originals (by dedup: false removals; by another stage: filters).
+the copies removed by another stage and the copies of clusters whose original a filter removed
+(what the dedup stages were due to catch); per run, removals of originals (by dedup: false
+removals; by another stage: filters).
 """
 
 import argparse
 import glob
 import gzip
+import hashlib
 import json
 import os
 import sys
@@ -86,6 +90,33 @@ def datatrove_removed(work):
     return removed
 
 
+def merge_identical_originals(corpus, kind, source):
+    """Originals whose text equals an earlier original's (the generator can draw the same
+    paragraphs twice, e.g. in scripts without spaces, where a "word" is a whole paragraph) are
+    exact copies of it: re-label them, and move their copies into the earlier cluster."""
+    first = {}
+    root = {}
+    merged = 0
+    parse = loads()
+    with open(corpus, "rb") as f:
+        for line in f:
+            r = parse(line)
+            i = r["id"]
+            if kind.get(i) != "original":
+                continue
+            key = hashlib.blake2b(r["text"].encode("utf-8"), digest_size=16).digest()
+            if key in first:
+                root[i] = first[key]
+                kind[i] = "exact"
+                merged += 1
+            else:
+                first[key] = i
+                root[i] = i
+    for i, s in source.items():
+        source[i] = root.get(s, s)
+    return merged
+
+
 def score(name, kind, source, removed, dedup_stages):
     # The first kept member of each cluster (in corpus order) is its survivor; every further kept
     # member is a duplicate that was missed.
@@ -93,35 +124,49 @@ def score(name, kind, source, removed, dedup_stages):
     for i, s in source.items():
         if i not in removed and s not in survivor:
             survivor[s] = i
+    # Clusters whose original a filter (not dedup) removed: nothing of them was due to be kept.
+    filtered = {s for i, s in source.items() if i == s and i in removed and removed[i][0] not in dedup_stages}
     res = {"run": name, "documents": len(kind), "removed": len(removed)}
     wrong_cluster = 0
     for k in ("exact", "near"):
-        n = caught_dedup = caught_other = missed = surv = gone = gone_other = 0
+        n = caught_dedup = caught_other = missed = surv = gone = in_filtered = due_dedup = 0
         for i, kk in kind.items():
             if kk != k:
                 continue
             n += 1
             s = source[i]
-            if i not in removed:
+            kept = i not in removed
+            is_dedup = not kept and removed[i][0] in dedup_stages
+            if s in filtered:
+                in_filtered += 1
+            elif kept or is_dedup:
+                if not (kept and survivor[s] == i):
+                    due_dedup += 1
+            if kept:
                 if survivor[s] == i:
                     surv += 1
                 else:
                     missed += 1
                 continue
-            stage, dup_of = removed[i]
-            is_dedup = stage in dedup_stages
+            dup_of = removed[i][1]
             if dup_of is not None and source.get(dup_of) != s:
                 wrong_cluster += 1
             if s not in survivor:
                 gone += 1
-                if not is_dedup:
-                    gone_other += 1
             elif is_dedup:
                 caught_dedup += 1
             else:
                 caught_other += 1
         due = n - surv
-        reachable = due - caught_other - gone_other
+        dedup_hits = sum(
+            1
+            for i, kk in kind.items()
+            if kk == k
+            and source[i] not in filtered
+            and i in removed
+            and removed[i][0] in dedup_stages
+            and source[i] in survivor
+        )
         res[k] = {
             "copies": n,
             "caught_by_dedup": caught_dedup,
@@ -129,8 +174,9 @@ def score(name, kind, source, removed, dedup_stages):
             "missed": missed,
             "survivor_of_its_cluster": surv,
             "cluster_gone": gone,
+            "in_filtered_cluster": in_filtered,
             "recall": round((caught_dedup + caught_other) / due, 6) if due else None,
-            "dedup_recall": round(caught_dedup / reachable, 6) if reachable else None,
+            "dedup_recall": round(dedup_hits / due_dedup, 6) if due_dedup else None,
         }
     false_dedup = false_other = 0
     for i, kk in kind.items():
@@ -152,10 +198,14 @@ def main():
     ap.add_argument("truth")
     ap.add_argument("--synthcorpus", action="append", default=[])
     ap.add_argument("--datatrove", action="append", default=[])
+    ap.add_argument("--corpus", help="the corpus: originals identical to an earlier one count as its exact copies")
     ap.add_argument("--json")
     a = ap.parse_args()
     kind, source = load_truth(a.truth)
     results = []
+    if a.corpus:
+        merged = merge_identical_originals(a.corpus, kind, source)
+        results.append({"originals_identical_to_an_earlier_original": merged})
     for out in a.synthcorpus:
         results.append(score(f"synthcorpus:{out}", kind, source, synthcorpus_removed(out), DEDUP_STAGES))
     for work in a.datatrove:
