@@ -1115,26 +1115,26 @@ impl Curator {
                     malformed: 0,
                 };
                 // Pipelined: while one chunk is processed, the output of the one before is
-                // written and the next one is read, on a thread of their own outside the rayon
+                // written and the next one is read, each on a thread of its own outside the rayon
                 // pool (blocking I/O on a pool thread would leave the chunk one thread short).
                 let mut chunk = reader.next_chunk(CHUNK_LINES)?;
                 let mut pending: Vec<OutputRun> = Vec::new();
                 while !chunk.is_empty() {
                     let current = std::mem::take(&mut chunk);
                     let to_write = std::mem::take(&mut pending);
-                    let (io, processed) = std::thread::scope(|sc| {
-                        let io = sc.spawn(|| {
-                            let written = write_parts(&to_write, &mut kept_w, &mut rej_w);
-                            (reader.next_chunk(CHUNK_LINES), written)
-                        });
+                    let (next, written, processed) = std::thread::scope(|sc| {
+                        let writer = sc.spawn(|| write_parts(&to_write, &mut kept_w, &mut rej_w));
+                        let reader = sc.spawn(|| reader.next_chunk(CHUNK_LINES));
                         let processed =
                             self.process_chunk(&file, fmt, current, &mut rep, &mut ids, out_dir);
-                        (io.join(), processed)
+                        (reader.join(), writer.join(), processed)
                     });
-                    let (next, written) = io.map_err(|_| CurateError::Io {
+                    let stopped = |what: &str| CurateError::Io {
                         path: out_dir.display().to_string(),
-                        message: "the reader and writer thread stopped unexpectedly".into(),
-                    })?;
+                        message: format!("the {what} thread stopped unexpectedly"),
+                    };
+                    let next = next.map_err(|_| stopped("reader"))?;
+                    let written = written.map_err(|_| stopped("writer"))?;
                     // Errors in the order the steps would have met them one after the other.
                     written.map_err(|(k, e)| io_err(if k { &kept_path } else { &rej_path }, e))?;
                     pending = processed?;
