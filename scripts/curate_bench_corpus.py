@@ -9,6 +9,12 @@ a word drawn from the same language, so that documents are distinct. Then duplic
 injected: 10% of documents are exact copies of an earlier document, 10% near copies (an earlier
 document with about 3% of its words deleted or swapped). Deterministic for a seed. Writes JSONL
 `{"id": "bench-N", "text": ...}` and prints the counts. The corpus is not committed: build it.
+
+Also writes the ground truth for recall next to it, OUT.truth.tsv (OUT without `.jsonl`): a
+header, then one row per document, `id<TAB>kind<TAB>source`, kind `original`, `exact` or
+`near`, source the id of the original a copy was made from (the id itself for originals).
+Copies are only ever made from originals. Recording it does not change the corpus: the random
+calls are the same as before (`scripts/curate_bench_recall.py` scores a run against it).
 """
 
 import argparse
@@ -39,15 +45,19 @@ def main():
     written = 0
     docs = []  # recent originals kept for duplication (bounded)
     counts = {"original": 0, "exact": 0, "near": 0}
-    with open(a.out, "w", encoding="utf-8") as out:
+    base = a.out[: -len(".jsonl")] if a.out.endswith(".jsonl") else a.out
+    with open(a.out, "w", encoding="utf-8") as out, open(base + ".truth.tsv", "w", encoding="utf-8") as truth:
+        truth.write("id\tkind\tsource\n")
         i = 0
         while written < target:
             r = rng.random()
             if docs and r < 0.10:
-                text = rng.choice(docs)
-                counts["exact"] += 1
+                # `docs` holds (text, id) pairs: `choice` draws the same index as it did over texts.
+                text, source = rng.choice(docs)
+                kind = "exact"
             elif docs and r < 0.20:
-                words = rng.choice(docs).split(" ")
+                text, source = rng.choice(docs)
+                words = text.split(" ")
                 for _ in range(max(1, len(words) // 33)):
                     j = rng.randrange(len(words))
                     if rng.random() < 0.5 and len(words) > 5:
@@ -56,7 +66,7 @@ def main():
                         k = rng.randrange(len(words))
                         words[j], words[k] = words[k], words[j]
                 text = " ".join(words)
-                counts["near"] += 1
+                kind = "near"
             else:
                 paras, vocab = rng.choice(langs)
                 n = rng.randint(3, 12)
@@ -66,13 +76,15 @@ def main():
                     ws = [w if rng.random() > 0.15 else rng.choice(vocab) for w in p.split(" ")]
                     out_paras.append(" ".join(ws))
                 text = "\n".join(out_paras)
-                counts["original"] += 1
+                kind, source = "original", f"bench-{i}"
                 if len(docs) < 20000:
-                    docs.append(text)
+                    docs.append((text, source))
                 else:
-                    docs[rng.randrange(len(docs))] = text
+                    docs[rng.randrange(len(docs))] = (text, source)
+            counts[kind] += 1
             line = json.dumps({"id": f"bench-{i}", "text": text}, ensure_ascii=False) + "\n"
             out.write(line)
+            truth.write(f"bench-{i}\t{kind}\t{source}\n")
             written += len(line.encode("utf-8"))
             i += 1
     print(json.dumps({"documents": i, "bytes": written, **counts}))

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
+use super::chars;
 use super::hash::{combine, hash64, key128, mix64, splitmix_stream, TOKEN_SEED};
 use super::quality::is_punct;
 use super::IdBuild;
@@ -104,12 +105,9 @@ impl NearDedupConfig {
 
 /// The tokens (units) of a text for MinHash, as 64-bit hashes.
 pub fn unit_hashes(text: &str, unit: ShingleUnit) -> Vec<u64> {
-    let lower = text.to_lowercase();
+    let lower = chars::to_lowercase(text);
     match unit {
-        ShingleUnit::Word => lower
-            .unicode_words()
-            .map(|w| hash64(w.as_bytes(), TOKEN_SEED))
-            .collect(),
+        ShingleUnit::Word => word_hashes(&lower),
         ShingleUnit::Grapheme => lower
             .graphemes(true)
             .filter(|g| {
@@ -120,6 +118,94 @@ pub fn unit_hashes(text: &str, unit: ShingleUnit) -> Vec<u64> {
             .map(|g| hash64(g.as_bytes(), TOKEN_SEED))
             .collect(),
     }
+}
+
+fn word_hash(w: &str) -> u64 {
+    hash64(w.as_bytes(), TOKEN_SEED)
+}
+
+/// Hashes of `s.unicode_words()`, in order. Tokens between spaces and newlines that are a run of
+/// [`chars::WORD_CORE`] characters (and [`chars::WORD_INNER`] ones, which WB4 skips) with
+/// [`chars::WORD_EDGE`] ones at either end are one word (the run) or none; the segmenter handles every stretch of other tokens on its own, which
+/// gives the same words because a word boundary always falls after a newline and after a space
+/// followed by a [`chars::WORD_AFTER_SPACE`] character, and no rule looks across a space.
+fn word_hashes(s: &str) -> Vec<u64> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len() / 6 + 1);
+    // Start of the stretch of tokens left to the segmenter.
+    let mut rest: Option<usize> = None;
+    let mut pos = 0usize;
+    while pos < b.len() {
+        let end = b[pos..]
+            .iter()
+            .position(|&x| x == b' ' || x == b'\n')
+            .map_or(b.len(), |k| pos + k);
+        if end > pos {
+            let tok = &s[pos..end];
+            match simple_word(tok) {
+                Some(word) => {
+                    if let Some(r) = rest.take() {
+                        out.extend(s[r..pos].unicode_words().map(word_hash));
+                    }
+                    if let Some(w) = word {
+                        out.push(word_hash(w));
+                    }
+                }
+                None if rest.is_none() => {
+                    let after_space = pos > 0 && b[pos - 1] == b' ';
+                    if after_space
+                        && !tok
+                            .chars()
+                            .next()
+                            .is_some_and(|c| chars::has(c, chars::WORD_AFTER_SPACE))
+                    {
+                        // A mark or joiner right after a space: no boundary there; leave the
+                        // whole text to the segmenter.
+                        return s.unicode_words().map(word_hash).collect();
+                    }
+                    rest = Some(pos);
+                }
+                None => {}
+            }
+        }
+        pos = end + 1;
+    }
+    if let Some(r) = rest {
+        out.extend(s[r..].unicode_words().map(word_hash));
+    }
+    out
+}
+
+/// The word of a token made of [`chars::WORD_EDGE`] characters, a run of [`chars::WORD_CORE`]
+/// ones (with [`chars::WORD_INNER`] ones after the first), and edge ones again:
+/// `Some(Some(run))` when the run holds a letter or digit, `Some(None)` when there is no word;
+/// `None` for any other token.
+#[inline]
+fn simple_word(tok: &str) -> Option<Option<&str>> {
+    // 0: leading edge, 1: core, 2: trailing edge.
+    let mut state = 0u8;
+    let (mut start, mut end) = (0usize, 0usize);
+    let mut alnum = false;
+    for (i, c) in tok.char_indices() {
+        let p = chars::props(c);
+        let core = p & chars::WORD_CORE != 0;
+        match state {
+            0 if core => {
+                state = 1;
+                start = i;
+            }
+            0 | 2 if p & chars::WORD_EDGE != 0 => continue,
+            1 if core || p & chars::WORD_INNER != 0 => {}
+            1 if p & chars::WORD_EDGE != 0 => {
+                state = 2;
+                continue;
+            }
+            _ => return None,
+        }
+        end = i + c.len_utf8();
+        alnum |= p & (chars::ALPHA | chars::NUMERIC) != 0;
+    }
+    Some((state > 0 && alnum).then(|| &tok[start..end]))
 }
 
 /// Hashes of the n-grams of `units` (one n-gram of all units when there are fewer than `n`).
@@ -165,14 +251,7 @@ impl MinHasher {
             return Vec::new();
         }
         let mut sig = vec![u32::MAX; self.a.len()];
-        for &x in &shingles {
-            for ((m, &a), &b) in sig.iter_mut().zip(&self.a).zip(&self.b) {
-                let v = (a.wrapping_mul(x).wrapping_add(b) >> 32) as u32;
-                if v < *m {
-                    *m = v;
-                }
-            }
-        }
+        min_hashes(&self.a, &self.b, &shingles, &mut sig);
         sig
     }
 
@@ -195,6 +274,79 @@ impl MinHasher {
         }
         a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
     }
+}
+
+/// Hash lanes computed together: one AVX-512 register of 64-bit values.
+const LANES: usize = 8;
+
+/// `sig[k] = min(sig[k], min over x in shingles of (a[k] * x + b[k]) >> 32)`, wrapping. The same
+/// arithmetic in every build; the lanes are blocked so that the compiler keeps eight hash
+/// functions in registers while it runs over the shingles.
+#[inline(always)]
+fn min_hashes_body(a: &[u64], b: &[u64], shingles: &[u64], sig: &mut [u32]) {
+    let full = sig.len() / LANES * LANES;
+    for ((ab, bb), mb) in a[..full]
+        .chunks_exact(LANES)
+        .zip(b[..full].chunks_exact(LANES))
+        .zip(sig[..full].chunks_exact_mut(LANES))
+    {
+        let mut av = [0u64; LANES];
+        let mut bv = [0u64; LANES];
+        let mut mv = [0u64; LANES];
+        for j in 0..LANES {
+            av[j] = ab[j];
+            bv[j] = bb[j];
+            mv[j] = mb[j] as u64;
+        }
+        for &x in shingles {
+            for j in 0..LANES {
+                let v = av[j].wrapping_mul(x).wrapping_add(bv[j]) >> 32;
+                mv[j] = mv[j].min(v);
+            }
+        }
+        for j in 0..LANES {
+            // Every value is below 2^32: the shift leaves 32 bits.
+            mb[j] = mv[j] as u32;
+        }
+    }
+    for ((m, &a), &b) in sig[full..].iter_mut().zip(&a[full..]).zip(&b[full..]) {
+        for &x in shingles {
+            let v = (a.wrapping_mul(x).wrapping_add(b) >> 32) as u32;
+            *m = (*m).min(v);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+fn min_hashes_avx512(a: &[u64], b: &[u64], shingles: &[u64], sig: &mut [u32]) {
+    min_hashes_body(a, b, shingles, sig)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn min_hashes_avx2(a: &[u64], b: &[u64], shingles: &[u64], sig: &mut [u32]) {
+    min_hashes_body(a, b, shingles, sig)
+}
+
+/// [`min_hashes_body`] compiled for the best instruction set the CPU has (same results on all).
+fn min_hashes(a: &[u64], b: &[u64], shingles: &[u64], sig: &mut [u32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") {
+            // SAFETY: the CPU supports AVX-512F and AVX-512DQ (checked just above), the only
+            // requirement of this `target_feature` function.
+            unsafe { min_hashes_avx512(a, b, shingles, sig) };
+            return;
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of this
+            // `target_feature` function.
+            unsafe { min_hashes_avx2(a, b, shingles, sig) };
+            return;
+        }
+    }
+    min_hashes_body(a, b, shingles, sig)
 }
 
 /// An earlier item a sample duplicates.
@@ -333,6 +485,48 @@ impl LshIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Characters of every word break class, from many scripts, with spaces and newlines.
+    fn any_text() -> impl Strategy<Value = String> {
+        let pool: Vec<char> = "aeiouvhtnṱḓḽṅṋ AEKZ zwd.,;:!?'\"()-#…«»“”’‘1234567890_‿\n\n    \t\r\u{b}\u{85}\u{2028}\u{a0}\u{3000}\u{200b}\u{200d}\u{200c}\u{ad}\u{200e}\u{2060}\u{301}\u{32d}\u{93f}\u{94d}कषनमस्ते\u{e31}กข한\u{1100}\u{1161}привет ΣσςİẞΑ你好カタカナｶﾞ\u{5d0}\u{5d1}\u{5f3}\u{5f4}مرحبا\u{600}\u{64b}\u{66b}\u{66c}\u{102b}\u{1000}🇿🇦👩🏽\u{fe0f}\u{1f600}\u{2139}\u{10400}\u{1d400}·:@/$%&*+=<>"
+            .chars()
+            .collect();
+        prop::collection::vec(prop::sample::select(pool), 0..80)
+            .prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn words_as_the_segmenter_finds_them(text in any_text()) {
+            let lower = text.to_lowercase();
+            let expect: Vec<u64> = lower.unicode_words().map(word_hash).collect();
+            prop_assert_eq!(&word_hashes(&lower), &expect, "{:?}", lower);
+            prop_assert_eq!(&unit_hashes(&text, ShingleUnit::Word), &expect, "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn word_fast_path_covers_common_tokens() {
+        for t in [
+            "muthu",
+            "muthu,",
+            "(pfanelo).",
+            "ṱhoho",
+            "1948",
+            "«vhathu»",
+            "привет!",
+            "नमस्ते।",
+            "مَرْحَبًا",
+            "d\u{32d}ivha",
+        ] {
+            assert!(simple_word(t).is_some(), "{t}");
+        }
+        assert_eq!(simple_word("--"), Some(None));
+        assert_eq!(simple_word("a.b"), None);
+    }
 
     #[test]
     fn threshold_recorded() {

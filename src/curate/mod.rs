@@ -25,6 +25,7 @@
 //! (zero with [`CurateConfig::record_timings`] off). Work is linear in the input: per-sample
 //! stages run in parallel over chunks, dedup lookups go through hash indexes.
 
+pub mod chars;
 pub mod dedup;
 pub mod explain;
 pub mod hash;

@@ -4,9 +4,13 @@
 //! [`normalize_text`] is idempotent: `normalize_text(normalize_text(x)) == normalize_text(x)`
 //! (a property test checks it). Combining marks are never removed.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
-use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
+
+use super::chars;
 
 /// When to trim a sample back to its last complete sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -116,9 +120,9 @@ pub const SENTENCE_TERMINATORS: &[char] = &[
 /// Closing quotes and brackets that may follow a terminator within the sentence.
 pub const SENTENCE_CLOSERS: &[char] = &['"', '\'', ')', ']', '}', '”', '’', '»', '›', '」', '』'];
 
-fn nfc(text: &str) -> String {
-    if is_nfc_quick(text.chars()) == IsNormalized::Yes {
-        text.to_string()
+fn nfc(text: String) -> String {
+    if chars::is_nfc_quick_yes(&text) {
+        text
     } else {
         text.nfc().collect()
     }
@@ -178,12 +182,67 @@ pub fn fold_whitespace(text: &str) -> String {
     out
 }
 
-fn strip_markers(text: &str, markers: &[String]) -> String {
+/// Whether [`fold_whitespace`] leaves `text` as it is: it starts and ends with a character that
+/// is kept, and every run of other characters (whitespace, control, zero-width junk) between two
+/// kept ones is exactly one space, one newline or two newlines, which is what folding writes for
+/// it. A run holding anything else (a tab, a CR, a no-break space, a control character...) is
+/// rewritten or dropped.
+pub fn is_folded(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    // Current run of whitespace: 0 none, 1 one space, 2 one newline, 3 two newlines.
+    let mut run = 0u8;
+    let mut i = 0usize;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            match b {
+                b' ' => {
+                    if i == 0 || run != 0 {
+                        return false;
+                    }
+                    run = 1;
+                }
+                b'\n' => {
+                    if i == 0 || run == 1 || run == 3 {
+                        return false;
+                    }
+                    run = if run == 0 { 2 } else { 3 };
+                }
+                0..=0x1f | 0x7f => return false,
+                _ => run = 0,
+            }
+            i += 1;
+            continue;
+        }
+        let Some(c) = text[i..].chars().next() else {
+            return false;
+        };
+        if ('\u{80}'..='\u{9f}').contains(&c) || chars::is_whitespace(c) || is_zero_width_junk(c) {
+            return false;
+        }
+        run = 0;
+        i += c.len_utf8();
+    }
+    run == 0
+}
+
+/// The text with every chat marker replaced by a newline; `None` when it holds none.
+fn strip_markers(text: &str, markers: &[String]) -> Option<String> {
+    // A marker can only start at one of their first bytes: without any, there is nothing to do.
+    let mut first = [false; 256];
+    for m in markers {
+        if let Some(&b) = m.as_bytes().first() {
+            first[b as usize] = true;
+        }
+    }
+    if !text.bytes().any(|b| first[b as usize]) {
+        return None;
+    }
     if !markers
         .iter()
         .any(|m| !m.is_empty() && text.contains(m.as_str()))
     {
-        return text.to_string();
+        return None;
     }
     let mut out = text.to_string();
     for m in markers {
@@ -191,45 +250,68 @@ fn strip_markers(text: &str, markers: &[String]) -> String {
             out = out.replace(m.as_str(), "\n");
         }
     }
-    out
+    Some(out)
 }
 
-fn strip_prefixes(text: &str, prefixes: &[String]) -> String {
+/// The text after the first role label it starts with; `None` when it starts with none.
+fn strip_prefixes(text: &str, prefixes: &[String]) -> Option<String> {
     let t = text.trim_start();
     for p in prefixes {
         if !p.is_empty() {
             if let Some(rest) = t.strip_prefix(p.as_str()) {
-                return rest.to_string();
+                return Some(rest.to_string());
             }
         }
     }
-    text.to_string()
+    None
 }
 
-/// One pass of normalisation.
-fn pass(text: &str, cfg: &NormalizeConfig) -> String {
-    let mut t = nfc(text);
+/// One pass of normalisation: NFC, chat artefacts, whitespace folding, NFC. Borrowed when the
+/// pass changes nothing.
+fn pass<'a>(text: &'a str, cfg: &NormalizeConfig) -> Cow<'a, str> {
+    let mut t: Cow<'a, str> = if chars::is_nfc_quick_yes(text) {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(text.nfc().collect())
+    };
     if cfg.strip_chat_artifacts {
-        t = strip_markers(&t, &cfg.chat_markers);
-        t = strip_prefixes(&t, &cfg.chat_prefixes);
+        if let Some(s) = strip_markers(&t, &cfg.chat_markers) {
+            t = Cow::Owned(s);
+        }
+        if let Some(s) = strip_prefixes(&t, &cfg.chat_prefixes) {
+            t = Cow::Owned(s);
+        }
     }
-    nfc(&fold_whitespace(&t))
+    if is_folded(&t) {
+        match t {
+            // NFC already (quick check Yes), and folding and NFC again change nothing.
+            Cow::Borrowed(_) => t,
+            Cow::Owned(s) => Cow::Owned(nfc(s)),
+        }
+    } else {
+        Cow::Owned(nfc(fold_whitespace(&t)))
+    }
 }
 
 /// Normalise a text: NFC, chat-artefact removal (when enabled) and whitespace folding, repeated to
 /// a fixed point so that the result is idempotent.
 pub fn normalize_text(text: &str, cfg: &NormalizeConfig) -> String {
-    let mut cur = pass(text, cfg);
-    if cur == text {
+    let mut cur = match pass(text, cfg) {
         // `text` is a fixed point already.
-        return cur;
-    }
+        Cow::Borrowed(_) => return text.to_string(),
+        Cow::Owned(s) if s == text => return s,
+        Cow::Owned(s) => s,
+    };
     for _ in 0..16 {
-        let next = pass(&cur, cfg);
-        if next == cur {
-            break;
+        match pass(&cur, cfg) {
+            Cow::Borrowed(_) => break,
+            Cow::Owned(next) => {
+                if next == cur {
+                    break;
+                }
+                cur = next;
+            }
         }
-        cur = next;
     }
     cur
 }

@@ -5,17 +5,16 @@
 //! [`QualityAnnotator`] computes every metric once and writes it under `annotations.quality`;
 //! each [`QualityFilter`] reads one or a few of those scores and decides.
 
-use std::collections::{HashMap, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
-use unicode_normalization::char::is_combining_mark;
-use unicode_segmentation::UnicodeSegmentation;
 
+use super::chars;
 use super::hash::{combine, hash64, TOKEN_SEED};
 use super::profiles::Profile;
 use super::runner::{Annotator, Filter, Reject, Sample};
-use super::IdBuild;
 
 /// Stage name of the quality annotations and filters.
 pub const STAGE: &str = "quality";
@@ -23,7 +22,7 @@ pub const STAGE: &str = "quality";
 /// Whether `c` is punctuation or a symbol: not a letter, digit, mark or whitespace.
 #[inline]
 pub fn is_punct(c: char) -> bool {
-    !c.is_alphanumeric() && !c.is_whitespace() && !is_combining_mark(c)
+    chars::is_punct(c)
 }
 
 const BULLETS: &[char] = &['•', '‣', '⁃', '◦', '-', '*', '·', '▪', '●', '–'];
@@ -131,6 +130,41 @@ impl QualityMetrics {
         }
         v
     }
+
+    /// The values of [`QualityMetrics::to_annotations`], in its order, without the keys.
+    fn annotation_values(&self) -> Vec<Value> {
+        let mut v: Vec<Value> =
+            Vec::with_capacity(15 + self.top_n_gram.len() + self.dup_n_gram.len());
+        v.extend([
+            self.graphemes.into(),
+            self.words.into(),
+            self.lines.into(),
+            round6(self.avg_word_length).into(),
+            round6(self.alpha_words_ratio).into(),
+            round6(self.symbol_word_ratio).into(),
+            round6(self.dup_line_frac).into(),
+            round6(self.line_punct_ratio).into(),
+            round6(self.new_line_ratio).into(),
+            round6(self.bullet_lines_ratio).into(),
+            round6(self.ellipsis_lines_ratio).into(),
+            round6(self.punctuation_ratio).into(),
+            self.stop_words.into(),
+            round6(self.charset_purity).into(),
+            self.foreign_letters.into(),
+        ]);
+        for (_, f) in self.top_n_gram.iter().chain(&self.dup_n_gram) {
+            v.push(round6(*f).into());
+        }
+        v
+    }
+
+    /// The n-gram sizes, which with the fixed names make the annotation keys.
+    fn gram_sizes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.top_n_gram
+            .iter()
+            .chain(&self.dup_n_gram)
+            .map(|(n, _)| *n)
+    }
 }
 
 /// A profile prepared for fast metric computation.
@@ -138,9 +172,30 @@ impl QualityMetrics {
 pub struct QualityContext {
     /// The profile.
     pub profile: Arc<Profile>,
-    letters: HashSet<String>,
+    /// Letters of the alphabet that are one character (ASCII ones also in `ascii_letters`).
+    letter_chars: HashSet<char, FixedState>,
+    /// Letters of the alphabet that are a character and combining marks.
+    letter_clusters: HashSet<String, FixedState>,
     ascii_letters: u128,
-    stopwords: HashSet<String>,
+    stopwords: HashSet<String, FixedState>,
+    /// The most characters in a (lower-cased) stopword: lower-casing never shortens a word in
+    /// characters, so longer words are never stopwords.
+    stopword_max_chars: usize,
+    /// First characters of the stopwords: a word whose first character does not lower-case to
+    /// one of them is no stopword.
+    stopword_firsts: HashSet<char, FixedState>,
+}
+
+/// A fixed-seed hasher for sets whose only use is membership (results do not depend on it).
+type FixedState = ahash::RandomState;
+
+fn fixed_state() -> FixedState {
+    ahash::RandomState::with_seeds(
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+        0x082e_fa98_ec4e_6c89,
+    )
 }
 
 impl QualityContext {
@@ -148,86 +203,139 @@ impl QualityContext {
     pub fn new(profile: Arc<Profile>) -> Self {
         let letters = profile.letter_set();
         let mut ascii_letters = 0u128;
+        let mut letter_chars = HashSet::with_hasher(fixed_state());
+        let mut letter_clusters = HashSet::with_hasher(fixed_state());
         for l in &letters {
             let mut cs = l.chars();
-            if let (Some(c), None) = (cs.next(), cs.next()) {
-                if c.is_ascii() {
-                    ascii_letters |= 1u128 << (c as u32);
+            match (cs.next(), cs.next()) {
+                (Some(c), None) => {
+                    if c.is_ascii() {
+                        ascii_letters |= 1u128 << (c as u32);
+                    }
+                    letter_chars.insert(c);
+                }
+                _ => {
+                    letter_clusters.insert(l.clone());
                 }
             }
         }
-        let stopwords = profile.stopword_set();
+        let mut stopwords = HashSet::with_hasher(fixed_state());
+        stopwords.extend(profile.stopword_set());
+        let stopword_max_chars = stopwords
+            .iter()
+            .map(|w| w.chars().count())
+            .max()
+            .unwrap_or(0);
+        let mut stopword_firsts = HashSet::with_hasher(fixed_state());
+        stopword_firsts.extend(stopwords.iter().filter_map(|w| w.chars().next()));
         Self {
             profile,
-            letters,
+            letter_chars,
+            letter_clusters,
             ascii_letters,
             stopwords,
+            stopword_max_chars,
+            stopword_firsts,
+        }
+    }
+
+    fn is_letter(&self, cluster: &str) -> bool {
+        let mut cs = cluster.chars();
+        match (cs.next(), cs.next()) {
+            (Some(c), None) => self.letter_chars.contains(&c),
+            _ => self.letter_clusters.contains(cluster),
         }
     }
 
     /// Compute every metric of `text` (normalised).
     pub fn metrics(&self, text: &str) -> QualityMetrics {
+        SCRATCH.with(|s| self.metrics_with(text, &mut s.borrow_mut()))
+    }
+
+    fn metrics_with(&self, text: &str, scratch: &mut NgramScratch) -> QualityMetrics {
         let p = &self.profile;
+        let (total_chars, graphemes) = if text.is_ascii() {
+            (text.len(), text.len())
+        } else {
+            chars::char_and_grapheme_count(text)
+        };
         let mut m = QualityMetrics {
-            graphemes: if text.is_ascii() {
-                text.len()
-            } else {
-                text.graphemes(true).count()
-            },
+            graphemes,
             ..Default::default()
         };
-        let total_chars = text.chars().count();
 
-        // Words.
-        let tokens: Vec<&str> = text.split_whitespace().collect();
-        m.words = tokens.len();
-        let mut stripped: Vec<&str> = Vec::with_capacity(tokens.len());
+        // Words (whitespace-separated tokens, with punctuation stripped from their ends), and
+        // punctuation and character set per non-space character, in one pass over each token.
+        // The hashes and lengths in characters of the stripped words feed the repetition
+        // metrics below.
+        let NgramScratch {
+            hashes,
+            lens,
+            grams,
+            table,
+        } = scratch;
+        hashes.clear();
+        lens.clear();
+        let mut tokens = 0usize;
         let mut alpha = 0usize;
         let mut word_len_sum = 0usize;
         let mut stop = 0usize;
         let mut lower = String::new();
-        for t in &tokens {
-            if t.chars().any(|c| c.is_alphabetic()) {
-                alpha += 1;
-            }
-            let w = t.trim_matches(is_punct);
-            if w.is_empty() {
+        let mut cs = CharsetCounts::default();
+        for t in text.split_whitespace() {
+            tokens += 1;
+            let Some(tok) = self.simple_token(t) else {
+                // Some character is a mark or joins its neighbours into a grapheme: the general
+                // code, as written first.
+                if t.chars().any(chars::is_alphabetic) {
+                    alpha += 1;
+                }
+                self.charset(t, &mut cs);
+                let w = t.trim_matches(chars::is_punct);
+                if w.is_empty() {
+                    continue;
+                }
+                let (n_chars, graphemes) = chars::char_and_grapheme_count(w);
+                word_len_sum += graphemes;
+                self.word(w, n_chars, hashes, lens, &mut stop, &mut lower);
                 continue;
-            }
-            word_len_sum += if w.is_ascii() {
-                w.len()
-            } else {
-                w.graphemes(true).count()
             };
-            stripped.push(w);
-            if !self.stopwords.is_empty() {
-                lower.clear();
-                for c in w.chars() {
-                    lower.extend(c.to_lowercase());
-                }
-                if self.stopwords.contains(lower.as_str()) {
-                    stop += 1;
-                }
+            alpha += tok.alpha as usize;
+            cs.add(&tok.charset);
+            if tok.start < tok.end {
+                // Every character is a grapheme: graphemes = characters.
+                word_len_sum += tok.chars;
+                let w = &t[tok.start..tok.end];
+                self.word(w, tok.chars, hashes, lens, &mut stop, &mut lower);
             }
         }
-        m.avg_word_length = ratio(word_len_sum, stripped.len());
-        m.alpha_words_ratio = ratio(alpha, tokens.len());
+        m.words = tokens;
+        m.avg_word_length = ratio(word_len_sum, hashes.len());
+        m.alpha_words_ratio = ratio(alpha, tokens);
         m.stop_words = stop;
         let symbols =
             text.matches('#').count() + text.matches("...").count() + text.matches('…').count();
-        m.symbol_word_ratio = ratio(symbols, tokens.len());
+        m.symbol_word_ratio = ratio(symbols, tokens);
+        m.punctuation_ratio = ratio(cs.punct, cs.nonspace);
+        m.charset_purity = if cs.letters == 0 {
+            1.0
+        } else {
+            ratio(cs.in_set, cs.letters)
+        };
+        m.foreign_letters = cs.letters - cs.in_set;
 
         // Lines.
-        let lines: Vec<&str> = text
-            .split('\n')
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        m.lines = lines.len();
-        let mut seen: HashSet<&str> = HashSet::with_capacity(lines.len());
-        let mut dup_lines = 0usize;
+        let mut seen: HashSet<&str, FixedState> = HashSet::with_hasher(fixed_state());
+        let (mut lines, mut dup_lines) = (0usize, 0usize);
         let (mut punct_end, mut bullets, mut ellipses) = (0usize, 0usize, 0usize);
-        for l in &lines {
+        let mut newlines = 0usize;
+        for (i, l) in text.split('\n').enumerate() {
+            newlines = i;
+            let l = l.trim();
+            if l.is_empty() {
+                continue;
+            }
+            lines += 1;
             if !seen.insert(l) {
                 dup_lines += 1;
             }
@@ -241,74 +349,15 @@ impl QualityContext {
                 ellipses += 1;
             }
         }
-        m.dup_line_frac = ratio(dup_lines, lines.len());
-        m.line_punct_ratio = ratio(punct_end, lines.len());
-        m.bullet_lines_ratio = ratio(bullets, lines.len());
-        m.ellipsis_lines_ratio = ratio(ellipses, lines.len());
-        m.new_line_ratio = ratio(text.matches('\n').count(), tokens.len());
-
-        // Punctuation and character set.
-        let (mut punct, mut nonspace, mut letters, mut in_set) = (0usize, 0usize, 0usize, 0usize);
-        let mut chars = text.chars().peekable();
-        let mut cluster = String::new();
-        while let Some(c) = chars.next() {
-            if c.is_whitespace() {
-                continue;
-            }
-            nonspace += 1;
-            if c.is_ascii() {
-                if c.is_ascii_alphabetic() {
-                    letters += 1;
-                    if self.ascii_letters & (1u128 << (c as u32)) != 0
-                        && !chars.peek().is_some_and(|n| is_combining_mark(*n))
-                    {
-                        in_set += 1;
-                        continue;
-                    }
-                } else {
-                    if is_punct(c) {
-                        punct += 1;
-                    }
-                    continue;
-                }
-            } else if is_punct(c) {
-                punct += 1;
-                continue;
-            } else if !c.is_alphabetic() {
-                continue;
-            } else {
-                letters += 1;
-            }
-            // A letter with its combining marks, checked as one grapheme.
-            cluster.clear();
-            cluster.push(c);
-            while let Some(&n) = chars.peek() {
-                if is_combining_mark(n) {
-                    cluster.push(n);
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
-            if self.letters.contains(cluster.as_str()) {
-                in_set += 1;
-            }
-        }
-        m.punctuation_ratio = ratio(punct, nonspace);
-        m.charset_purity = if letters == 0 {
-            1.0
-        } else {
-            ratio(in_set, letters)
-        };
-        m.foreign_letters = letters - in_set;
+        m.lines = lines;
+        m.dup_line_frac = ratio(dup_lines, lines);
+        m.line_punct_ratio = ratio(punct_end, lines);
+        m.bullet_lines_ratio = ratio(bullets, lines);
+        m.ellipsis_lines_ratio = ratio(ellipses, lines);
+        m.new_line_ratio = ratio(newlines, tokens);
 
         // Repetition over stripped words (Gopher: characters of the words, over all characters).
         // n-gram hashes are built incrementally: the (n+1)-grams from the n-grams.
-        let hashes: Vec<u64> = stripped
-            .iter()
-            .map(|w| hash64(w.as_bytes(), TOKEN_SEED))
-            .collect();
-        let lens: Vec<usize> = stripped.iter().map(|w| w.chars().count()).collect();
         let max_n = p
             .repetition
             .top_n_grams
@@ -317,8 +366,8 @@ impl QualityContext {
             .map(|&(n, _)| n)
             .max()
             .unwrap_or(0);
-        let mut grams: Vec<u64> = hashes.iter().map(|&h| combine(1, h)).collect();
-        let mut scratch = NgramScratch::default();
+        grams.clear();
+        grams.extend(hashes.iter().map(|&h| combine(1, h)));
         for n in 1..=max_n.min(hashes.len()) {
             if n > 1 {
                 grams.truncate(hashes.len() + 1 - n);
@@ -326,12 +375,12 @@ impl QualityContext {
                     *g = combine(*g, hashes[i + n - 1]);
                 }
             }
-            if let Some(&(_, _)) = p.repetition.top_n_grams.iter().find(|(k, _)| *k == n) {
-                let c = scratch.top_ngram_chars(&grams, &lens, n);
+            if p.repetition.top_n_grams.iter().any(|(k, _)| *k == n) {
+                let c = top_ngram_chars(table, grams, lens, n);
                 m.top_n_gram.push((n, ratio(c, total_chars)));
             }
-            if let Some(&(_, _)) = p.repetition.dup_n_grams.iter().find(|(k, _)| *k == n) {
-                let c = scratch.dup_ngram_chars(&grams, &lens, n);
+            if p.repetition.dup_n_grams.iter().any(|(k, _)| *k == n) {
+                let c = dup_ngram_chars(table, grams, lens, n);
                 m.dup_n_gram.push((n, ratio(c, total_chars)));
             }
         }
@@ -350,65 +399,346 @@ impl QualityContext {
         m.dup_n_gram.sort_by_key(|(n, _)| *n);
         m
     }
+
+    /// Record a stripped word: its hash and length, and whether it is a stopword.
+    fn word(
+        &self,
+        w: &str,
+        n_chars: usize,
+        hashes: &mut Vec<u64>,
+        lens: &mut Vec<usize>,
+        stop: &mut usize,
+        lower: &mut String,
+    ) {
+        hashes.push(hash64(w.as_bytes(), TOKEN_SEED));
+        lens.push(n_chars);
+        if !self.stopwords.is_empty() && n_chars <= self.stopword_max_chars {
+            if w.chars().all(|c| {
+                if c.is_ascii() {
+                    !c.is_ascii_uppercase()
+                } else {
+                    chars::has(c, chars::LOWER_SELF)
+                }
+            }) {
+                // Its own lower case.
+                if self.stopwords.contains(w) {
+                    *stop += 1;
+                }
+                return;
+            }
+            lower.clear();
+            let mut cs = w.chars();
+            if let Some(c) = cs.next() {
+                chars::push_lower(lower, c);
+                if !lower
+                    .chars()
+                    .next()
+                    .is_some_and(|l| self.stopword_firsts.contains(&l))
+                {
+                    return;
+                }
+            }
+            for c in cs {
+                chars::push_lower(lower, c);
+            }
+            if self.stopwords.contains(lower.as_str()) {
+                *stop += 1;
+            }
+        }
+    }
+
+    /// Whether a letter (one character, no combining mark after it) is in the alphabet.
+    #[inline]
+    fn char_in_set(&self, c: char) -> bool {
+        if c.is_ascii() {
+            self.ascii_letters & (1u128 << (c as u32)) != 0
+        } else {
+            self.letter_chars.contains(&c)
+        }
+    }
+
+    /// One token in one pass when none of its characters is a combining mark or joins another
+    /// into a grapheme (`None` otherwise): then every character is a grapheme and a letter is
+    /// never followed by a mark, so the general rules reduce to per-character counts.
+    #[inline]
+    fn simple_token(&self, t: &str) -> Option<SimpleToken> {
+        let mut tok = SimpleToken {
+            start: usize::MAX,
+            ..Default::default()
+        };
+        let mut first = 0usize;
+        for (count, (i, c)) in t.char_indices().enumerate() {
+            let (alpha, punct) = if c.is_ascii() {
+                // No whitespace inside a token; an ASCII character is never a mark and is a
+                // grapheme of its own but for CR, which is whitespace.
+                (c.is_ascii_alphabetic(), !c.is_ascii_alphanumeric())
+            } else {
+                let pr = chars::props(c);
+                if pr & chars::GRAPHEME_SINGLE == 0 || pr & chars::MARK != 0 {
+                    return None;
+                }
+                (
+                    pr & chars::ALPHA != 0,
+                    pr & (chars::ALPHA | chars::NUMERIC | chars::MARK | chars::SPACE) == 0,
+                )
+            };
+            tok.alpha |= alpha;
+            tok.charset.nonspace += 1;
+            if punct {
+                tok.charset.punct += 1;
+            } else {
+                if tok.start == usize::MAX {
+                    tok.start = i;
+                    first = count;
+                }
+                tok.end = i + c.len_utf8();
+                tok.chars = count + 1 - first;
+                if alpha {
+                    tok.charset.letters += 1;
+                    if self.char_in_set(c) {
+                        tok.charset.in_set += 1;
+                    }
+                }
+            }
+        }
+        if tok.start == usize::MAX {
+            tok.start = 0;
+            tok.end = 0;
+        }
+        Some(tok)
+    }
+
+    /// Punctuation and character-set counts of the non-space characters of `t`: letters with
+    /// their combining marks checked as one grapheme.
+    fn charset(&self, t: &str, cs: &mut CharsetCounts) {
+        let mut it = t.char_indices().peekable();
+        while let Some((start, c)) = it.next() {
+            if c.is_ascii() {
+                if c.is_ascii_whitespace() || c == '\u{0b}' {
+                    continue;
+                }
+                cs.nonspace += 1;
+                if c.is_ascii_alphabetic() {
+                    cs.letters += 1;
+                    if self.ascii_letters & (1u128 << (c as u32)) != 0
+                        && !it.peek().is_some_and(|&(_, n)| chars::is_mark(n))
+                    {
+                        cs.in_set += 1;
+                        continue;
+                    }
+                } else {
+                    if chars::is_punct(c) {
+                        cs.punct += 1;
+                    }
+                    continue;
+                }
+            } else {
+                let pr = chars::props(c);
+                if pr & chars::SPACE != 0 {
+                    continue;
+                }
+                cs.nonspace += 1;
+                if pr & (chars::ALPHA | chars::NUMERIC | chars::MARK) == 0 {
+                    cs.punct += 1;
+                    continue;
+                } else if pr & chars::ALPHA == 0 {
+                    continue;
+                }
+                cs.letters += 1;
+            }
+            // A letter with its combining marks, checked as one grapheme.
+            let mut end = start + c.len_utf8();
+            while let Some(&(i, n)) = it.peek() {
+                if chars::is_mark(n) {
+                    end = i + n.len_utf8();
+                    it.next();
+                } else {
+                    break;
+                }
+            }
+            if self.is_letter(&t[start..end]) {
+                cs.in_set += 1;
+            }
+        }
+    }
 }
 
-/// Reused hash tables for the n-gram statistics of one text.
+/// Punctuation and character-set counts.
+#[derive(Debug, Default, Clone, Copy)]
+struct CharsetCounts {
+    /// Non-space characters (combining marks after a letter are part of it).
+    nonspace: usize,
+    /// Punctuation and symbols.
+    punct: usize,
+    /// Letters (with their marks).
+    letters: usize,
+    /// Letters in the alphabet.
+    in_set: usize,
+}
+
+impl CharsetCounts {
+    fn add(&mut self, o: &CharsetCounts) {
+        self.nonspace += o.nonspace;
+        self.punct += o.punct;
+        self.letters += o.letters;
+        self.in_set += o.in_set;
+    }
+}
+
+/// One token measured in a single pass ([`QualityContext::simple_token`]).
+#[derive(Debug, Default)]
+struct SimpleToken {
+    /// Whether it holds a letter.
+    alpha: bool,
+    /// Byte range of the word with punctuation stripped from both ends (empty: none left).
+    start: usize,
+    end: usize,
+    /// Characters (and graphemes) of the stripped word.
+    chars: usize,
+    charset: CharsetCounts,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<NgramScratch> = RefCell::new(NgramScratch::default());
+}
+
+/// Buffers and the hash table for the n-gram statistics, reused across texts (one per thread).
 #[derive(Default)]
 struct NgramScratch {
-    counts: HashMap<u64, (usize, usize), IdBuild>,
-    seen: HashSet<u64, IdBuild>,
+    /// Hash of each stripped word.
+    hashes: Vec<u64>,
+    /// Length in characters of each stripped word.
+    lens: Vec<usize>,
+    /// Hash of the n-gram at each position.
+    grams: Vec<u64>,
+    table: GramTable,
 }
 
-impl NgramScratch {
-    /// Characters covered by the most frequent n-gram (joined with spaces, as Gopher does) times
-    /// its count; ties go to the n-gram seen first. `grams[i]` is the hash of the n-gram at `i`.
-    fn top_ngram_chars(&mut self, grams: &[u64], lens: &[usize], n: usize) -> usize {
-        self.counts.clear();
-        let mut best: (usize, usize) = (0, usize::MAX); // count, first index
-        for (i, &h) in grams.iter().enumerate() {
-            let e = self.counts.entry(h).or_insert((0, i));
-            e.0 += 1;
-            let (count, first) = *e;
-            if count > best.0 || (count == best.0 && first < best.1) {
-                best = (count, first);
-            }
+/// An open-addressing hash table of n-gram hashes (already well mixed) with a count and first
+/// position each. Exact: keys are compared in full; 0 marks an empty slot and the key 0 has a
+/// slot of its own after the others.
+#[derive(Default)]
+struct GramTable {
+    keys: Vec<u64>,
+    /// `(count, first index)` per slot.
+    vals: Vec<(usize, usize)>,
+    /// Slots in use this round: `mask + 1`, a power of two at least twice the keys.
+    mask: usize,
+    shift: u32,
+    /// Whether the key 0 is in (its slot is `mask + 1`).
+    zero: bool,
+}
+
+impl GramTable {
+    /// Empty the table, sized for up to `n` keys.
+    fn reset(&mut self, n: usize) {
+        let want = (2 * n.max(8)).next_power_of_two();
+        if self.keys.len() < want + 1 {
+            self.keys = vec![0; want + 1];
+            self.vals = vec![(0, 0); want + 1];
+        } else {
+            self.keys[..want].fill(0);
         }
-        if best.0 == 0 {
-            return 0;
-        }
-        let chars: usize = lens[best.1..best.1 + n].iter().sum::<usize>() + n - 1;
-        best.0 * chars
+        self.mask = want - 1;
+        self.shift = 64 - want.trailing_zeros();
+        self.zero = false;
     }
 
-    /// Characters in n-grams that repeat an earlier one, skipping over each repeat (Gopher's
-    /// `find_all_duplicate`, n-grams joined without spaces).
-    fn dup_ngram_chars(&mut self, grams: &[u64], lens: &[usize], n: usize) -> usize {
-        self.seen.clear();
-        let mut repeated = 0usize;
-        let mut i = 0usize;
-        while i < grams.len() {
-            if !self.seen.insert(grams[i]) {
-                repeated += lens[i..i + n].iter().sum::<usize>();
-                i += n;
-            } else {
-                i += 1;
-            }
+    /// The slot of `key`, and whether it was already there (else it is claimed for it).
+    #[inline]
+    fn slot(&mut self, key: u64) -> (usize, bool) {
+        if key == 0 {
+            let found = self.zero;
+            self.zero = true;
+            return (self.mask + 1, found);
         }
-        repeated
+        let mut i = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize;
+        loop {
+            let k = self.keys[i];
+            if k == 0 {
+                self.keys[i] = key;
+                return (i, false);
+            }
+            if k == key {
+                return (i, true);
+            }
+            i = (i + 1) & self.mask;
+        }
     }
+}
+
+/// Characters covered by the most frequent n-gram (joined with spaces, as Gopher does) times its
+/// count; ties go to the n-gram seen first. `grams[i]` is the hash of the n-gram at `i`.
+fn top_ngram_chars(table: &mut GramTable, grams: &[u64], lens: &[usize], n: usize) -> usize {
+    table.reset(grams.len());
+    let mut best: (usize, usize) = (0, usize::MAX); // count, first index
+    for (i, &h) in grams.iter().enumerate() {
+        let (slot, found) = table.slot(h);
+        let e = &mut table.vals[slot];
+        if !found {
+            *e = (0, i);
+        }
+        e.0 += 1;
+        let (count, first) = *e;
+        if count > best.0 || (count == best.0 && first < best.1) {
+            best = (count, first);
+        }
+    }
+    if best.0 == 0 {
+        return 0;
+    }
+    let chars: usize = lens[best.1..best.1 + n].iter().sum::<usize>() + n - 1;
+    best.0 * chars
+}
+
+/// Characters in n-grams that repeat an earlier one, skipping over each repeat (Gopher's
+/// `find_all_duplicate`, n-grams joined without spaces).
+fn dup_ngram_chars(table: &mut GramTable, grams: &[u64], lens: &[usize], n: usize) -> usize {
+    table.reset(grams.len());
+    let mut repeated = 0usize;
+    let mut i = 0usize;
+    while i < grams.len() {
+        if table.slot(grams[i]).1 {
+            repeated += lens[i..i + n].iter().sum::<usize>();
+            i += n;
+        } else {
+            i += 1;
+        }
+    }
+    repeated
 }
 
 /// Writes every quality metric under `annotations.quality`.
 #[derive(Debug, Clone)]
 pub struct QualityAnnotator {
     ctx: QualityContext,
+    /// The annotation keys, values unset.
+    template: BTreeMap<String, Value>,
+    /// For each key in order, the place of its value in `to_annotations`.
+    order: Vec<usize>,
+    /// The n-gram sizes those keys were made for.
+    sizes: Vec<usize>,
 }
 
 impl QualityAnnotator {
     /// An annotator for a profile.
     pub fn new(profile: Arc<Profile>) -> Self {
+        let ctx = QualityContext::new(profile);
+        // The keys are the same for every text of a profile: a map of them to clone, and for
+        // each of its entries in order, the place of the value in `to_annotations`.
+        let m = ctx.metrics("");
+        let sizes = m.gram_sizes().collect();
+        let mut template = BTreeMap::new();
+        let mut place = BTreeMap::new();
+        for (i, (k, _)) in m.to_annotations().into_iter().enumerate() {
+            template.insert(k.clone(), Value::Null);
+            place.insert(k, i);
+        }
         Self {
-            ctx: QualityContext::new(profile),
+            ctx,
+            template,
+            order: place.into_values().collect(),
+            sizes,
         }
     }
 }
@@ -419,8 +749,20 @@ impl Annotator for QualityAnnotator {
     }
     fn annotate(&self, sample: &mut Sample) {
         let m = self.ctx.metrics(&sample.text);
+        let fresh = !sample.annotations.contains_key(STAGE);
+        if fresh && m.gram_sizes().eq(self.sizes.iter().copied()) {
+            // Fill in a copy of the map of keys rather than insert them one at a time.
+            let mut values = m.annotation_values();
+            let mut scores = self.template.clone();
+            for (v, &i) in scores.values_mut().zip(&self.order) {
+                *v = std::mem::take(&mut values[i]);
+            }
+            sample.annotations.insert(STAGE.to_string(), scores);
+            return;
+        }
+        let scores = sample.annotations.entry(STAGE.to_string()).or_default();
         for (k, v) in m.to_annotations() {
-            sample.annotate(STAGE, &k, v);
+            scores.insert(k, v);
         }
     }
 }
@@ -498,12 +840,31 @@ pub struct QualityFilter {
     /// Which check.
     pub check: QualityCheck,
     profile: Arc<Profile>,
+    /// `(n, maximum, annotation key)` of the top and duplicated n-gram shares.
+    top_keys: Vec<(usize, f64, String)>,
+    dup_keys: Vec<(usize, f64, String)>,
 }
 
 impl QualityFilter {
     /// A filter for a check and profile.
     pub fn new(check: QualityCheck, profile: Arc<Profile>) -> Self {
-        Self { check, profile }
+        let r = &profile.repetition;
+        let top_keys = r
+            .top_n_grams
+            .iter()
+            .map(|&(n, max)| (n, max, format!("top_{n}_gram_frac")))
+            .collect();
+        let dup_keys = r
+            .dup_n_grams
+            .iter()
+            .map(|&(n, max)| (n, max, format!("dup_{n}_gram_frac")))
+            .collect();
+        Self {
+            check,
+            profile,
+            top_keys,
+            dup_keys,
+        }
     }
 }
 
@@ -552,8 +913,9 @@ impl Filter for QualityFilter {
                         format!("{v} of lines repeat; maximum {}", r.dup_line_frac),
                     );
                 }
-                for &(n, max) in &r.top_n_grams {
-                    let v = f(&format!("top_{n}_gram_frac"));
+                for (n, max, key) in &self.top_keys {
+                    let (n, max) = (*n, *max);
+                    let v = f(key);
                     if v > max {
                         return reject(
                             format!("top_{n}_gram"),
@@ -561,8 +923,9 @@ impl Filter for QualityFilter {
                         );
                     }
                 }
-                for &(n, max) in &r.dup_n_grams {
-                    let v = f(&format!("dup_{n}_gram_frac"));
+                for (n, max, key) in &self.dup_keys {
+                    let (n, max) = (*n, *max);
+                    let v = f(key);
                     if v > max {
                         return reject(
                             format!("dup_{n}_gram"),
@@ -714,10 +1077,292 @@ impl Filter for QualityFilter {
     }
 }
 
+/// The metrics as first written (before the single-pass rewrite), to check that the fast code
+/// computes the same values.
+#[cfg(test)]
+mod reference {
+    use std::collections::{HashMap, HashSet};
+    use std::sync::Arc;
+
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_segmentation::UnicodeSegmentation;
+
+    use super::super::hash::{combine, hash64, TOKEN_SEED};
+    use super::super::profiles::Profile;
+    use super::super::IdBuild;
+    use super::{ratio, QualityMetrics, BULLETS, LINE_END_PUNCT};
+
+    fn is_punct(c: char) -> bool {
+        !c.is_alphanumeric() && !c.is_whitespace() && !is_combining_mark(c)
+    }
+
+    pub struct QualityContext {
+        pub profile: Arc<Profile>,
+        letters: HashSet<String>,
+        ascii_letters: u128,
+        stopwords: HashSet<String>,
+    }
+
+    impl QualityContext {
+        pub fn new(profile: Arc<Profile>) -> Self {
+            let letters = profile.letter_set();
+            let mut ascii_letters = 0u128;
+            for l in &letters {
+                let mut cs = l.chars();
+                if let (Some(c), None) = (cs.next(), cs.next()) {
+                    if c.is_ascii() {
+                        ascii_letters |= 1u128 << (c as u32);
+                    }
+                }
+            }
+            let stopwords = profile.stopword_set();
+            Self {
+                profile,
+                letters,
+                ascii_letters,
+                stopwords,
+            }
+        }
+
+        pub fn metrics(&self, text: &str) -> QualityMetrics {
+            let p = &self.profile;
+            let mut m = QualityMetrics {
+                graphemes: if text.is_ascii() {
+                    text.len()
+                } else {
+                    text.graphemes(true).count()
+                },
+                ..Default::default()
+            };
+            let total_chars = text.chars().count();
+
+            // Words.
+            let tokens: Vec<&str> = text.split_whitespace().collect();
+            m.words = tokens.len();
+            let mut stripped: Vec<&str> = Vec::with_capacity(tokens.len());
+            let mut alpha = 0usize;
+            let mut word_len_sum = 0usize;
+            let mut stop = 0usize;
+            let mut lower = String::new();
+            for t in &tokens {
+                if t.chars().any(|c| c.is_alphabetic()) {
+                    alpha += 1;
+                }
+                let w = t.trim_matches(is_punct);
+                if w.is_empty() {
+                    continue;
+                }
+                word_len_sum += if w.is_ascii() {
+                    w.len()
+                } else {
+                    w.graphemes(true).count()
+                };
+                stripped.push(w);
+                if !self.stopwords.is_empty() {
+                    lower.clear();
+                    for c in w.chars() {
+                        lower.extend(c.to_lowercase());
+                    }
+                    if self.stopwords.contains(lower.as_str()) {
+                        stop += 1;
+                    }
+                }
+            }
+            m.avg_word_length = ratio(word_len_sum, stripped.len());
+            m.alpha_words_ratio = ratio(alpha, tokens.len());
+            m.stop_words = stop;
+            let symbols =
+                text.matches('#').count() + text.matches("...").count() + text.matches('…').count();
+            m.symbol_word_ratio = ratio(symbols, tokens.len());
+
+            // Lines.
+            let lines: Vec<&str> = text
+                .split('\n')
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            m.lines = lines.len();
+            let mut seen: HashSet<&str> = HashSet::with_capacity(lines.len());
+            let mut dup_lines = 0usize;
+            let (mut punct_end, mut bullets, mut ellipses) = (0usize, 0usize, 0usize);
+            for l in &lines {
+                if !seen.insert(l) {
+                    dup_lines += 1;
+                }
+                if l.ends_with(LINE_END_PUNCT) {
+                    punct_end += 1;
+                }
+                if l.starts_with(BULLETS) {
+                    bullets += 1;
+                }
+                if l.ends_with("...") || l.ends_with('…') {
+                    ellipses += 1;
+                }
+            }
+            m.dup_line_frac = ratio(dup_lines, lines.len());
+            m.line_punct_ratio = ratio(punct_end, lines.len());
+            m.bullet_lines_ratio = ratio(bullets, lines.len());
+            m.ellipsis_lines_ratio = ratio(ellipses, lines.len());
+            m.new_line_ratio = ratio(text.matches('\n').count(), tokens.len());
+
+            // Punctuation and character set.
+            let (mut punct, mut nonspace, mut letters, mut in_set) =
+                (0usize, 0usize, 0usize, 0usize);
+            let mut chars = text.chars().peekable();
+            let mut cluster = String::new();
+            while let Some(c) = chars.next() {
+                if c.is_whitespace() {
+                    continue;
+                }
+                nonspace += 1;
+                if c.is_ascii() {
+                    if c.is_ascii_alphabetic() {
+                        letters += 1;
+                        if self.ascii_letters & (1u128 << (c as u32)) != 0
+                            && !chars.peek().is_some_and(|n| is_combining_mark(*n))
+                        {
+                            in_set += 1;
+                            continue;
+                        }
+                    } else {
+                        if is_punct(c) {
+                            punct += 1;
+                        }
+                        continue;
+                    }
+                } else if is_punct(c) {
+                    punct += 1;
+                    continue;
+                } else if !c.is_alphabetic() {
+                    continue;
+                } else {
+                    letters += 1;
+                }
+                // A letter with its combining marks, checked as one grapheme.
+                cluster.clear();
+                cluster.push(c);
+                while let Some(&n) = chars.peek() {
+                    if is_combining_mark(n) {
+                        cluster.push(n);
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                if self.letters.contains(cluster.as_str()) {
+                    in_set += 1;
+                }
+            }
+            m.punctuation_ratio = ratio(punct, nonspace);
+            m.charset_purity = if letters == 0 {
+                1.0
+            } else {
+                ratio(in_set, letters)
+            };
+            m.foreign_letters = letters - in_set;
+
+            // Repetition over stripped words (Gopher: characters of the words, over all characters).
+            // n-gram hashes are built incrementally: the (n+1)-grams from the n-grams.
+            let hashes: Vec<u64> = stripped
+                .iter()
+                .map(|w| hash64(w.as_bytes(), TOKEN_SEED))
+                .collect();
+            let lens: Vec<usize> = stripped.iter().map(|w| w.chars().count()).collect();
+            let max_n = p
+                .repetition
+                .top_n_grams
+                .iter()
+                .chain(&p.repetition.dup_n_grams)
+                .map(|&(n, _)| n)
+                .max()
+                .unwrap_or(0);
+            let mut grams: Vec<u64> = hashes.iter().map(|&h| combine(1, h)).collect();
+            let mut scratch = NgramScratch::default();
+            for n in 1..=max_n.min(hashes.len()) {
+                if n > 1 {
+                    grams.truncate(hashes.len() + 1 - n);
+                    for (i, g) in grams.iter_mut().enumerate() {
+                        *g = combine(*g, hashes[i + n - 1]);
+                    }
+                }
+                if let Some(&(_, _)) = p.repetition.top_n_grams.iter().find(|(k, _)| *k == n) {
+                    let c = scratch.top_ngram_chars(&grams, &lens, n);
+                    m.top_n_gram.push((n, ratio(c, total_chars)));
+                }
+                if let Some(&(_, _)) = p.repetition.dup_n_grams.iter().find(|(k, _)| *k == n) {
+                    let c = scratch.dup_ngram_chars(&grams, &lens, n);
+                    m.dup_n_gram.push((n, ratio(c, total_chars)));
+                }
+            }
+            // Sizes longer than the text: no n-grams, share 0.
+            for &(n, _) in &p.repetition.top_n_grams {
+                if !m.top_n_gram.iter().any(|(k, _)| *k == n) {
+                    m.top_n_gram.push((n, 0.0));
+                }
+            }
+            for &(n, _) in &p.repetition.dup_n_grams {
+                if !m.dup_n_gram.iter().any(|(k, _)| *k == n) {
+                    m.dup_n_gram.push((n, 0.0));
+                }
+            }
+            m.top_n_gram.sort_by_key(|(n, _)| *n);
+            m.dup_n_gram.sort_by_key(|(n, _)| *n);
+            m
+        }
+    }
+
+    /// Reused hash tables for the n-gram statistics of one text.
+    #[derive(Default)]
+    struct NgramScratch {
+        counts: HashMap<u64, (usize, usize), IdBuild>,
+        seen: HashSet<u64, IdBuild>,
+    }
+
+    impl NgramScratch {
+        /// Characters covered by the most frequent n-gram (joined with spaces, as Gopher does) times
+        /// its count; ties go to the n-gram seen first. `grams[i]` is the hash of the n-gram at `i`.
+        fn top_ngram_chars(&mut self, grams: &[u64], lens: &[usize], n: usize) -> usize {
+            self.counts.clear();
+            let mut best: (usize, usize) = (0, usize::MAX); // count, first index
+            for (i, &h) in grams.iter().enumerate() {
+                let e = self.counts.entry(h).or_insert((0, i));
+                e.0 += 1;
+                let (count, first) = *e;
+                if count > best.0 || (count == best.0 && first < best.1) {
+                    best = (count, first);
+                }
+            }
+            if best.0 == 0 {
+                return 0;
+            }
+            let chars: usize = lens[best.1..best.1 + n].iter().sum::<usize>() + n - 1;
+            best.0 * chars
+        }
+
+        /// Characters in n-grams that repeat an earlier one, skipping over each repeat (Gopher's
+        /// `find_all_duplicate`, n-grams joined without spaces).
+        fn dup_ngram_chars(&mut self, grams: &[u64], lens: &[usize], n: usize) -> usize {
+            self.seen.clear();
+            let mut repeated = 0usize;
+            let mut i = 0usize;
+            while i < grams.len() {
+                if !self.seen.insert(grams[i]) {
+                    repeated += lens[i..i + n].iter().sum::<usize>();
+                    i += n;
+                } else {
+                    i += 1;
+                }
+            }
+            repeated
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::curate::profiles::shipped_profile;
+    use proptest::prelude::*;
 
     #[test]
     fn gopher_repetition() {
@@ -735,5 +1380,65 @@ mod tests {
         assert_eq!(ctx.metrics("Ḓivhani ṱhoho ḽa ṅwana ṋe").charset_purity, 1.0);
         let m = ctx.metrics("Vhathu привет");
         assert_eq!(m.foreign_letters, 6);
+    }
+
+    /// Characters from many scripts, marks, joiners and whitespace of every kind.
+    fn any_text() -> impl Strategy<Value = String> {
+        let pool: Vec<char> = "aeiouvhtnṱḓḽṅṋṰḒ AEKZ zwd.,;:!?'\"()-#…«»“”1234567890_\n\n  \t\r\u{a0}\u{3000}\u{200b}\u{200d}\u{200c}\u{ad}\u{301}\u{32d}\u{308}\u{93f}\u{94d}कषनमस्ते\u{e31}กข\u{e33}한\u{1100}\u{1161}\u{11a8}привет Σσς İ ẞ ΑΒ你好カタカナ\u{5d0}\u{5d1}\u{5f3}مرحبا\u{600}\u{64b}\u{102b}\u{1000}🇿🇦👩🏽\u{fe0f}\u{1f600}\u{10400}\u{1d400}"
+            .chars()
+            .collect();
+        prop::collection::vec(prop::sample::select(pool), 0..120)
+            .prop_map(|v| v.into_iter().collect())
+    }
+
+    fn same(a: &QualityMetrics, b: &QualityMetrics) -> bool {
+        // Bit-identical floats, not approximately equal ones.
+        let f = |x: f64| x.to_bits();
+        a.graphemes == b.graphemes
+            && a.words == b.words
+            && a.lines == b.lines
+            && f(a.avg_word_length) == f(b.avg_word_length)
+            && f(a.alpha_words_ratio) == f(b.alpha_words_ratio)
+            && f(a.symbol_word_ratio) == f(b.symbol_word_ratio)
+            && f(a.dup_line_frac) == f(b.dup_line_frac)
+            && a.top_n_gram.len() == b.top_n_gram.len()
+            && a.top_n_gram
+                .iter()
+                .zip(&b.top_n_gram)
+                .all(|(x, y)| x.0 == y.0 && f(x.1) == f(y.1))
+            && a.dup_n_gram.len() == b.dup_n_gram.len()
+            && a.dup_n_gram
+                .iter()
+                .zip(&b.dup_n_gram)
+                .all(|(x, y)| x.0 == y.0 && f(x.1) == f(y.1))
+            && f(a.line_punct_ratio) == f(b.line_punct_ratio)
+            && f(a.new_line_ratio) == f(b.new_line_ratio)
+            && f(a.bullet_lines_ratio) == f(b.bullet_lines_ratio)
+            && f(a.ellipsis_lines_ratio) == f(b.ellipsis_lines_ratio)
+            && f(a.punctuation_ratio) == f(b.punctuation_ratio)
+            && a.stop_words == b.stop_words
+            && f(a.charset_purity) == f(b.charset_purity)
+            && a.foreign_letters == b.foreign_letters
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn same_metrics_as_first_written(text in any_text(), rep in 0usize..4) {
+            // Repeat a piece to exercise the n-gram statistics.
+            let text = if rep > 0 {
+                let cut = text.char_indices().nth(text.chars().count() / 2).map_or(0, |(i, _)| i);
+                format!("{}{}", text, text[..cut].repeat(rep))
+            } else {
+                text
+            };
+            for lang in ["ven", "eng", "zul"] {
+                let profile = Arc::new(shipped_profile(lang).unwrap());
+                let fast = QualityContext::new(profile.clone()).metrics(&text);
+                let slow = reference::QualityContext::new(profile).metrics(&text);
+                prop_assert!(same(&fast, &slow), "{lang} {text:?}\n{fast:?}\n{slow:?}");
+            }
+        }
     }
 }

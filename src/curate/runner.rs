@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::dedup::{ExactIndex, LshIndex, MinHasher, ShingleUnit};
 use super::hash::{hash64, key128};
-use super::input::{self, detect_format, io_err, parse_line, InputFormat, LineReader};
+use super::input::{self, detect_format, io_err, parse_line, InputFormat, LineReader, RawLine};
 use super::leak::{LeakConfig, LeakIndex};
 use super::normalize::{
     normalize_text, strip_prompt_echo, trim_to_sentence, NormalizeConfig, TrimMode,
@@ -147,10 +147,12 @@ impl Sample {
 
     /// Write a score.
     pub fn annotate(&mut self, stage: &str, key: &str, value: impl Into<Value>) {
-        self.annotations
-            .entry(stage.to_string())
-            .or_default()
-            .insert(key.to_string(), value.into());
+        if !self.annotations.contains_key(stage) {
+            self.annotations.insert(stage.to_string(), BTreeMap::new());
+        }
+        if let Some(m) = self.annotations.get_mut(stage) {
+            m.insert(key.to_string(), value.into());
+        }
     }
 
     /// Read a numeric score.
@@ -218,6 +220,107 @@ impl Sample {
         out.insert("curation".into(), Value::Object(curation));
         Value::Object(out)
     }
+}
+
+impl Sample {
+    /// Append the output record ([`Sample::to_json`]) to `out` as compact JSON, byte for byte the
+    /// same as `serde_json::to_string(&sample.to_json(cfg))`, without building it first.
+    pub fn write_json(&self, cfg: &CurateConfig, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        if self.id_generated && (cfg.id_field == "annotations" || cfg.id_field == "curation") {
+            // The derived id takes the place of a key written later: let the map sort it out.
+            return serde_json::to_writer(out, &self.to_json(cfg));
+        }
+        serde_json::to_writer(out, &OutRecord { s: self, cfg })
+    }
+}
+
+/// [`Sample::to_json`] as a serialisation of borrowed parts.
+struct OutRecord<'a> {
+    s: &'a Sample,
+    cfg: &'a CurateConfig,
+}
+
+impl Serialize for OutRecord<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (s, cfg) = (self.s, self.cfg);
+        let mut m = ser.serialize_map(None)?;
+        if s.raw_line.is_none() {
+            if s.id_generated {
+                m.serialize_entry(&cfg.id_field, &s.id)?;
+            }
+            for (k, v) in &s.record {
+                if k == "annotations" || k == "curation" || (s.id_generated && *k == cfg.id_field) {
+                    continue;
+                }
+                if *k == cfg.text_field {
+                    m.serialize_entry(k, &s.text)?;
+                } else {
+                    m.serialize_entry(k, v)?;
+                }
+            }
+            m.serialize_entry("annotations", &s.annotations)?;
+        }
+        m.serialize_entry("curation", &OutCuration(s))?;
+        m.end()
+    }
+}
+
+/// The `curation` object of [`Sample::to_json`].
+struct OutCuration<'a>(&'a Sample);
+
+impl Serialize for OutCuration<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Source<'a>(&'a Sample);
+        impl Serialize for Source<'_> {
+            fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+                let mut m = ser.serialize_map(None)?;
+                m.serialize_entry("file", &*self.0.file)?;
+                m.serialize_entry("line", &(self.0.line as u64))?;
+                m.end()
+            }
+        }
+        let s = self.0;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("verdict", if s.is_kept() { "kept" } else { "rejected" })?;
+        if let Some(r) = &s.reject {
+            m.serialize_entry("stage", &r.stage)?;
+            m.serialize_entry("reason", &r.reason)?;
+            m.serialize_entry("detail", &r.detail)?;
+            if let Some(d) = &r.duplicate_of {
+                m.serialize_entry("duplicate_of", d)?;
+            }
+        }
+        m.serialize_entry("source", &Source(s))?;
+        if let Some(raw) = &s.raw_line {
+            m.serialize_entry("raw_line", raw)?;
+            return m.end();
+        }
+        if s.id_generated {
+            m.serialize_entry("id_generated", &true)?;
+        }
+        if s.text != s.original_text {
+            m.serialize_entry("original_text", &s.original_text)?;
+        }
+        m.end()
+    }
+}
+
+/// Serialised output lines of a run of samples: the kept ones, then the rejected ones.
+type OutputRun = (Vec<u8>, Vec<u8>);
+
+/// Write output runs in order; the error says which file (true: the kept one).
+fn write_parts(
+    parts: &[OutputRun],
+    kept: &mut impl Write,
+    rejected: &mut impl Write,
+) -> Result<(), (bool, std::io::Error)> {
+    for (k, r) in parts {
+        kept.write_all(k).map_err(|e| (true, e))?;
+        rejected.write_all(r).map_err(|e| (false, e))?;
+    }
+    Ok(())
 }
 
 /// The content-derived id of a text: `sha256:` and the first 16 hex digits of its sha256.
@@ -1011,62 +1114,42 @@ impl Curator {
                     blank_lines: 0,
                     malformed: 0,
                 };
-                loop {
-                    let chunk = reader.next_chunk(CHUNK_LINES)?;
-                    if chunk.is_empty() {
-                        break;
-                    }
-                    let cfg = &self.cfg;
-                    let mut samples: Vec<Sample> = chunk
-                        .par_iter()
-                        .map(|raw| {
-                            let mut s = parse_line(&file, raw, fmt, cfg);
-                            if s.raw_line.is_none() && s.id.is_empty() {
-                                s.id = content_id(&s.original_text);
-                                s.id_generated = true;
-                            }
-                            s
-                        })
-                        .collect();
-                    for s in &mut samples {
-                        ids.assign(s);
-                        if let (Some(r), Some(_)) = (&s.reject, &s.raw_line) {
-                            rep.malformed += 1;
-                            let msg = format!("{}:{}: {}: {}", s.file, s.line, r.reason, r.detail);
-                            if self.cfg.on_malformed == OnMalformed::Fail {
-                                return Err(CurateError::Malformed {
-                                    file: s.file.to_string(),
-                                    line: s.line,
-                                    reason: r.reason.clone(),
-                                    message: r.detail.clone(),
-                                });
-                            }
-                            self.malformed_messages.push(msg);
+                // Pipelined: while one chunk is processed, the output of the one before is
+                // written and the next one is read, each on a thread of its own outside the rayon
+                // pool (blocking I/O on a pool thread would leave the chunk one thread short).
+                let mut chunk = reader.next_chunk(CHUNK_LINES)?;
+                let mut pending: Vec<OutputRun> = Vec::new();
+                while !chunk.is_empty() {
+                    let current = std::mem::take(&mut chunk);
+                    let to_write = std::mem::take(&mut pending);
+                    let (next, written, processed) = std::thread::scope(|sc| {
+                        let writer = sc.spawn(|| write_parts(&to_write, &mut kept_w, &mut rej_w));
+                        let reader = sc.spawn(|| reader.next_chunk(CHUNK_LINES));
+                        let processed =
+                            self.process_chunk(&file, fmt, current, &mut rep, &mut ids, out_dir);
+                        (reader.join(), writer.join(), processed)
+                    });
+                    let stopped = |what: &str| CurateError::Io {
+                        path: out_dir.display().to_string(),
+                        message: format!("the {what} thread stopped unexpectedly"),
+                    };
+                    let next = next.map_err(|_| stopped("reader"))?;
+                    let written = written.map_err(|_| stopped("writer"))?;
+                    // Errors in the order the steps would have met them one after the other.
+                    written.map_err(|(k, e)| io_err(if k { &kept_path } else { &rej_path }, e))?;
+                    pending = processed?;
+                    match next {
+                        Ok(c) => chunk = c,
+                        Err(e) => {
+                            write_parts(&pending, &mut kept_w, &mut rej_w).map_err(|(k, e)| {
+                                io_err(if k { &kept_path } else { &rej_path }, e)
+                            })?;
+                            return Err(e);
                         }
                     }
-                    rep.records += samples.len() as u64;
-                    self.tally_read(&samples);
-                    self.process(&mut samples);
-                    let cfg = &self.cfg;
-                    let lines: Vec<(bool, Result<String, serde_json::Error>)> = samples
-                        .par_iter()
-                        .map(|s| (s.is_kept(), serde_json::to_string(&s.to_json(cfg))))
-                        .collect();
-                    for (kept, line) in lines {
-                        let line = line.map_err(|e| CurateError::Io {
-                            path: out_dir.display().to_string(),
-                            message: e.to_string(),
-                        })?;
-                        let (w, p) = if kept {
-                            (&mut kept_w, &kept_path)
-                        } else {
-                            (&mut rej_w, &rej_path)
-                        };
-                        w.write_all(line.as_bytes())
-                            .and_then(|_| w.write_all(b"\n"))
-                            .map_err(|e| io_err(p, e))?;
-                    }
                 }
+                write_parts(&pending, &mut kept_w, &mut rej_w)
+                    .map_err(|(k, e)| io_err(if k { &kept_path } else { &rej_path }, e))?;
                 rep.blank_lines = reader.blank_lines as u64;
                 self.inputs.push(rep);
             }
@@ -1095,6 +1178,74 @@ impl Curator {
         text.push('\n');
         std::fs::write(&json_path, text).map_err(|e| io_err(&json_path, e))?;
         Ok(report)
+    }
+
+    /// Parse, curate and serialise one chunk of lines: the kept and rejected output lines, in
+    /// runs that keep the input order.
+    fn process_chunk(
+        &mut self,
+        file: &Arc<str>,
+        fmt: InputFormat,
+        chunk: Vec<RawLine>,
+        rep: &mut InputReport,
+        ids: &mut IdAssigner,
+        out_dir: &Path,
+    ) -> Result<Vec<OutputRun>, CurateError> {
+        let cfg = &self.cfg;
+        let mut samples: Vec<Sample> = chunk
+            .into_par_iter()
+            .map(|raw| {
+                let mut s = parse_line(file, &raw, fmt, cfg);
+                if s.raw_line.is_none() && s.id.is_empty() {
+                    s.id = content_id(&s.original_text);
+                    s.id_generated = true;
+                }
+                s
+            })
+            .collect();
+        for s in &mut samples {
+            ids.assign(s);
+            if let (Some(r), Some(_)) = (&s.reject, &s.raw_line) {
+                rep.malformed += 1;
+                let msg = format!("{}:{}: {}: {}", s.file, s.line, r.reason, r.detail);
+                if self.cfg.on_malformed == OnMalformed::Fail {
+                    return Err(CurateError::Malformed {
+                        file: s.file.to_string(),
+                        line: s.line,
+                        reason: r.reason.clone(),
+                        message: r.detail.clone(),
+                    });
+                }
+                self.malformed_messages.push(msg);
+            }
+        }
+        rep.records += samples.len() as u64;
+        self.tally_read(&samples);
+        self.process(&mut samples);
+        // Serialise in parallel, in runs of samples that keep their order.
+        let cfg = &self.cfg;
+        let parts: serde_json::Result<Vec<OutputRun>> = samples
+            .par_chunks(256)
+            .map(|run| {
+                let (mut kept, mut rejected) = (Vec::new(), Vec::new());
+                for s in run {
+                    let buf = if s.is_kept() {
+                        &mut kept
+                    } else {
+                        &mut rejected
+                    };
+                    s.write_json(cfg, buf)?;
+                    buf.push(b'\n');
+                }
+                Ok((kept, rejected))
+            })
+            .collect();
+        // Freeing a chunk is work too: spread it over the threads.
+        samples.into_par_iter().for_each(drop);
+        parts.map_err(|e| CurateError::Io {
+            path: out_dir.display().to_string(),
+            message: e.to_string(),
+        })
     }
 
     /// Malformed-line messages (`file:line: reason: detail`) collected while reading.
