@@ -120,8 +120,8 @@ impl Default for LidConfig {
 /// [curate.near_dedup]
 /// unit = "word"                 # or "grapheme"
 /// ngram = 5
-/// bands = 14
-/// rows = 8
+/// bands = 16
+/// rows = 7
 ///
 /// [curate.leak]
 /// ngram = 6
