@@ -13,47 +13,16 @@
 //! - the last position is made contiguous before the final norm so batches work.
 
 use candle_core::quantized::gguf_file;
-use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
+use candle_core::{Device, IndexOp, Module, Result, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
 use std::io::{Read, Seek};
 
+use super::attention::{grouped_query, Rotary};
 use super::qmm::{QEmbedding, QLinear, WeightLoader};
 
 const DEFAULT_SLIDING_WINDOW_PATTERN: usize = 6;
 const DEFAULT_ROPE_FREQUENCY: f32 = 1_000_000.;
 const DEFAULT_ROPE_FREQUENCY_SLIDING: f32 = 10_000.;
-
-#[derive(Debug, Clone)]
-struct Rotary {
-    sin: Tensor,
-    cos: Tensor,
-}
-
-impl Rotary {
-    fn new(head_dim: usize, base: f32, positions: usize, device: &Device) -> Result<Self> {
-        let theta: Vec<f32> = (0..head_dim)
-            .step_by(2)
-            .map(|i| 1f32 / base.powf(i as f32 / head_dim as f32))
-            .collect();
-        let n = theta.len();
-        let theta = Tensor::from_vec(theta, (1, n), device)?;
-        let idx = Tensor::arange(0, positions as u32, device)?
-            .to_dtype(DType::F32)?
-            .reshape((positions, 1))?
-            .matmul(&theta)?;
-        Ok(Self {
-            sin: idx.sin()?,
-            cos: idx.cos()?,
-        })
-    }
-
-    fn apply(&self, x: &Tensor, pos: usize) -> Result<Tensor> {
-        let (_, _, seq_len, _) = x.dims4()?;
-        let cos = self.cos.narrow(0, pos, seq_len)?;
-        let sin = self.sin.narrow(0, pos, seq_len)?;
-        candle_nn::rotary_emb::rope(&x.contiguous()?, &cos, &sin)
-    }
-}
 
 #[derive(Debug, Clone)]
 struct Layer {
@@ -116,25 +85,7 @@ impl Layer {
         // Keys at absolute positions first..first+kv_len; queries at pos..pos+seq_len.
         let mask = self.mask(seq_len, pos, first, kv_len, x.device())?;
 
-        // Grouped-query attention without copying the keys and values for every query head:
-        // the query heads that share a key-value head (adjacent, as in llama.cpp) are stacked
-        // along the sequence axis, so each key-value head meets its queries in one matmul.
-        let n_rep = self.n_head / self.n_kv_head;
-        let (hd, n_kv) = (self.head_dim, self.n_kv_head);
-        let scale = 1.0 / (hd as f64).sqrt();
-        let q = q.reshape((b, n_kv, n_rep * seq_len, hd))?;
-        let att = (q.matmul(&k.t()?)? * scale)?;
-        let mut att = att.reshape((b, self.n_head, seq_len, kv_len))?;
-        if let Some(mask) = mask {
-            att = att.broadcast_add(&mask)?;
-        }
-        let att = candle_nn::ops::softmax_last_dim(&att)?;
-        let out = att
-            .reshape((b, n_kv, n_rep * seq_len, kv_len))?
-            .matmul(&v)?
-            .reshape((b, self.n_head, seq_len, hd))?
-            .transpose(1, 2)?
-            .reshape((b, seq_len, self.n_head * hd))?;
+        let out = grouped_query(&q, &k, &v, mask.as_ref())?;
 
         // Keep the cache; sliding layers only need the last `window - 1` keys for what follows.
         let (k, v, first) = match self.window {

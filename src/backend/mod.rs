@@ -6,6 +6,7 @@
 //! generation loop with the [`sampler`].
 
 pub mod arch;
+mod attention;
 pub mod chat;
 pub mod gemma3;
 pub mod gguf;

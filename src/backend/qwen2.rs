@@ -12,9 +12,10 @@
 use std::io::{Read, Seek};
 
 use candle_core::quantized::gguf_file;
-use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
+use candle_core::{Device, IndexOp, Module, Result, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
 
+use super::attention::{grouped_query, Rotary};
 use super::qmm::{QEmbedding, QLinear, WeightLoader};
 
 #[derive(Debug, Clone)]
@@ -42,10 +43,10 @@ impl Layer {
         &mut self,
         x: &Tensor,
         pos: usize,
-        rotary: &(Tensor, Tensor),
+        rotary: &Rotary,
         mask: Option<&Tensor>,
     ) -> Result<Tensor> {
-        let (b, seq_len, n_embd) = x.dims3()?;
+        let (b, seq_len, _) = x.dims3()?;
         let (hd, n_kv) = (self.head_dim, self.n_kv_head);
         let q = self.wq.forward(x)?.broadcast_add(&self.bq)?;
         let k = self.wk.forward(x)?.broadcast_add(&self.bk)?;
@@ -56,34 +57,13 @@ impl Layer {
                 .contiguous()
         };
         let (q, k, v) = (heads(q, self.n_head)?, heads(k, n_kv)?, heads(v, n_kv)?);
-        let rope = |t: &Tensor| -> Result<Tensor> {
-            let cos = rotary.0.narrow(0, pos, seq_len)?;
-            let sin = rotary.1.narrow(0, pos, seq_len)?;
-            candle_nn::rotary_emb::rope(&t.contiguous()?, &cos, &sin)
-        };
-        let (q, k) = (rope(&q)?, rope(&k)?);
+        let (q, k) = (rotary.apply(&q, pos)?, rotary.apply(&k, pos)?);
         let (k, v) = match self.cache.take() {
             Some((kc, vc)) if pos > 0 => (Tensor::cat(&[&kc, &k], 2)?, Tensor::cat(&[&vc, &v], 2)?),
             _ => (k, v),
         };
         self.cache = Some((k.clone(), v.clone()));
-        let kv_len = k.dim(2)?;
-        // Query heads that share a key-value head are adjacent (head h uses h / n_rep): stack
-        // them along the sequence axis.
-        let n_rep = self.n_head / n_kv;
-        let q = q.reshape((b, n_kv, n_rep * seq_len, hd))?;
-        let att = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?;
-        let mut att = att.reshape((b, self.n_head, seq_len, kv_len))?;
-        if let Some(mask) = mask {
-            att = att.broadcast_add(mask)?;
-        }
-        let att = candle_nn::ops::softmax_last_dim(&att)?;
-        let y = att
-            .reshape((b, n_kv, n_rep * seq_len, kv_len))?
-            .matmul(&v)?
-            .reshape((b, self.n_head, seq_len, hd))?
-            .transpose(1, 2)?
-            .reshape((b, seq_len, n_embd))?;
+        let y = grouped_query(&q, &k, &v, mask)?;
         self.wo.forward(&y)
     }
 
@@ -100,7 +80,7 @@ pub struct Qwen2 {
     layers: Vec<Layer>,
     norm: RmsNorm,
     output: QLinear,
-    rotary: (Tensor, Tensor),
+    rotary: Rotary,
     max_positions: usize,
 }
 
@@ -133,16 +113,7 @@ impl Qwen2 {
         let head_dim = hidden / n_head;
         let max_positions = max_positions.min(context).max(1);
 
-        let theta: Vec<f32> = (0..head_dim)
-            .step_by(2)
-            .map(|i| 1f32 / base.powf(i as f32 / head_dim as f32))
-            .collect();
-        let n = theta.len();
-        let idx = Tensor::arange(0, max_positions as u32, device)?
-            .to_dtype(DType::F32)?
-            .reshape((max_positions, 1))?
-            .matmul(&Tensor::from_vec(theta, (1, n), device)?)?;
-        let rotary = (idx.cos()?, idx.sin()?);
+        let rotary = Rotary::new(head_dim, base, max_positions, device)?;
 
         let w = WeightLoader::new(ct, device);
         let embedding = w.embedding(reader, "token_embd.weight")?;
