@@ -260,20 +260,32 @@ pub fn heldout_windows(
                 continue;
             }
             for &t in targets {
-                let mut cur = String::new();
-                for w in line.split_whitespace() {
-                    if !cur.is_empty() {
-                        cur.push(' ');
-                    }
-                    cur.push_str(w);
-                    if cur.chars().count() >= t {
-                        push_window(&mut out, &other, &f.lang, &cur);
-                        cur.clear();
-                    }
+                for w in word_windows(line, t) {
+                    push_window(&mut out, &other, &f.lang, &w);
                 }
-                push_window(&mut out, &other, &f.lang, &cur);
             }
         }
+    }
+    out
+}
+
+/// Whole-word runs of `line` that just reach `target` characters, then the rest when it has at
+/// least [`MIN_SENTENCE_CHARS`] characters (held-out windows and the fine-tuning's training
+/// windows are cut alike).
+pub(crate) fn word_windows(line: &str, target: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for w in line.split_whitespace() {
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(w);
+        if cur.chars().count() >= target {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if cur.chars().count() >= MIN_SENTENCE_CHARS {
+        out.push(cur);
     }
     out
 }

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::data::split_sentences;
+use super::data::{split_sentences, word_windows};
 use super::features::{normalise, Extractor};
 use super::model::{count, nb_tables, KeyMap, Tables, TrainConfig, TrainInputs};
 use super::Result;
@@ -145,24 +145,6 @@ impl Flat {
     }
 }
 
-/// Whole-word runs of a line that just reach `target` characters (a shorter rest of at least
-/// 10 characters is kept).
-fn windows(line: &str, target: usize, out: &mut Vec<String>) {
-    let mut cur = String::new();
-    for w in line.split_whitespace() {
-        if !cur.is_empty() {
-            cur.push(' ');
-        }
-        cur.push_str(w);
-        if cur.chars().count() >= target {
-            out.push(std::mem::take(&mut cur));
-        }
-    }
-    if cur.chars().count() >= super::data::MIN_SENTENCE_CHARS {
-        out.push(cur);
-    }
-}
-
 /// A deterministic 64-bit mix (splitmix64).
 fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -205,11 +187,9 @@ pub(crate) fn fine_tune(
             for s in split_sentences(line) {
                 bucket.push((gold as u16, s));
             }
-            let mut ws = Vec::new();
             for &t in &tc.windows {
-                windows(line, t, &mut ws);
+                bucket.extend(word_windows(line, t).into_iter().map(|w| (gold as u16, w)));
             }
-            bucket.extend(ws.into_iter().map(|w| (gold as u16, w)));
         }
     }
     // Cross-fitted scores.
