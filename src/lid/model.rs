@@ -575,7 +575,8 @@ impl LidModel {
         let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
         if version != FORMAT_VERSION {
             return Err(corrupt(&format!(
-                "format version {version}, this build reads {FORMAT_VERSION}"
+                "format version {version}, this build reads {FORMAT_VERSION} \
+                 (retrain it with `synthcorpus lid train`, see lid/TRAINING.md)"
             )));
         }
         let mut len8 = [0u8; 8];
