@@ -325,6 +325,67 @@ pub fn is_nfc_quick_yes(s: &str) -> bool {
     true
 }
 
+/// The NFC form of `s` (`s.nfc()`), borrowed when `s` is NFC already.
+///
+/// Only the stretches the quick check does not pass are normalised: each from the last
+/// [`NFC_SAFE`] character before a character that fails it (NFC_QC No or Maybe, or a combining
+/// class out of canonical order) to the next `NFC_SAFE` character after it. Such a character
+/// (combining class 0, NFC_QC Yes) neither composes with nor reorders against what precedes it,
+/// so the NFC of the text is the NFC of the stretches between them, joined (UAX #15, stable code
+/// points). A text in a script with many combining marks thus costs a table lookup per
+/// character and a normaliser run only where a mark may compose.
+pub fn to_nfc(s: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    use unicode_normalization::UnicodeNormalization;
+    if s.is_ascii() {
+        return Cow::Borrowed(s);
+    }
+    let mut out: Option<String> = None;
+    // Bytes of `s` before this are in `out` (when there is one).
+    let mut copied = 0usize;
+    // Start of the last NFC_SAFE character seen (or of the text).
+    let mut safe = 0usize;
+    let mut last_cc = 0u32;
+    let mut it = s.char_indices();
+    while let Some((i, ch)) = it.next() {
+        let p = if ch.is_ascii() { NFC_SAFE } else { props(ch) };
+        let cc = (p >> CCC_SHIFT) & 0xff;
+        if p & (NFC_QC_NO | NFC_QC_MAYBE) == 0 && !(last_cc > cc && cc != 0) {
+            if p & NFC_SAFE != 0 {
+                safe = i;
+            }
+            last_cc = cc;
+            continue;
+        }
+        // A stretch to normalise: from `safe` to the next NFC_SAFE character (or the end).
+        let mut end = s.len();
+        for (j, c) in it.by_ref() {
+            if c.is_ascii() || props(c) & NFC_SAFE != 0 {
+                end = j;
+                break;
+            }
+        }
+        let stretch = &s[safe..end];
+        let norm: String = stretch.nfc().collect();
+        if norm != stretch {
+            let o = out.get_or_insert_with(|| String::with_capacity(s.len() + 8));
+            o.push_str(&s[copied..safe]);
+            o.push_str(&norm);
+            copied = end;
+        }
+        // The NFC_SAFE character at `end` starts afresh.
+        safe = end;
+        last_cc = 0;
+    }
+    match out {
+        None => Cow::Borrowed(s),
+        Some(mut o) => {
+            o.push_str(&s[copied..]);
+            Cow::Owned(o)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,6 +473,64 @@ mod tests {
         }
     }
 
+    /// `to_nfc` against the normaliser, for every code point in contexts where it may compose,
+    /// decompose or reorder.
+    #[test]
+    fn to_nfc_every_code_point_in_context() {
+        use unicode_normalization::UnicodeNormalization;
+        let contexts: [(&str, &str); 10] = [
+            ("", ""),
+            ("a", ""),
+            ("", "\u{301}"),
+            ("", "\u{316}\u{301}"),
+            ("e\u{300}", "\u{300}"),
+            ("\u{1100}", "\u{1161}"),
+            ("\u{ac00}", "\u{11a8}"),
+            ("\u{304b}", "\u{3099}"),
+            ("\u{9c7}", "\u{9be}"),
+            ("ṱ", "\u{32d}a\u{301}"),
+        ];
+        let mut s = String::new();
+        for u in (0..0x3_0000u32).chain(0xe_0000..0xe_0200) {
+            let Some(c) = char::from_u32(u) else { continue };
+            for (before, after) in contexts {
+                s.clear();
+                s.push_str(before);
+                s.push(c);
+                s.push_str(after);
+                let expect: String = s.nfc().collect();
+                let got = to_nfc(&s);
+                assert_eq!(got, expect, "{s:?}");
+                assert_eq!(
+                    matches!(got, std::borrow::Cow::Borrowed(_)),
+                    expect == s,
+                    "{s:?}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// Texts dense in characters that compose, decompose or reorder.
+        #[test]
+        fn to_nfc_as_the_normaliser(
+            v in proptest::collection::vec(proptest::sample::select(
+                "ae AEkK ṱḓ\u{301}\u{300}\u{316}\u{32d}\u{323}\u{340}\u{344}\u{f73}\u{f71}\u{f72}\u{915}\u{93c}\u{94d}\u{9c7}\u{9be}\u{9d7}\u{b47}\u{b3e}\u{cc6}\u{cd5}\u{dd9}\u{dca}\u{1025}\u{102e}\u{1100}\u{1161}\u{11a8}\u{ac00}\u{304b}\u{3099}\u{212b}\u{2126}\u{f900}\u{1d15e}\u{1d165}\u{5b8}\u{5b4}\u{64e}\u{650}\u{e48}\u{e38}\u{1ec7}\u{1ebf}"
+                    .chars()
+                    .collect::<Vec<char>>(),
+            ), 0..40)
+        ) {
+            use unicode_normalization::UnicodeNormalization;
+            let s: String = v.into_iter().collect();
+            let expect: String = s.nfc().collect();
+            let got = to_nfc(&s);
+            proptest::prop_assert_eq!(got.as_ref(), expect.as_str(), "{:?}", s);
+            proptest::prop_assert_eq!(matches!(got, std::borrow::Cow::Borrowed(_)), expect == s);
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
 
@@ -426,6 +545,13 @@ mod tests {
             let s: String = v.into_iter().collect();
             proptest::prop_assert_eq!(to_lowercase(&s), s.to_lowercase());
             proptest::prop_assert_eq!(is_nfc_quick_yes(&s), is_nfc_quick(s.chars()) == IsNormalized::Yes);
+            {
+                use unicode_normalization::UnicodeNormalization;
+                let expect: String = s.nfc().collect();
+                let got = to_nfc(&s);
+                proptest::prop_assert_eq!(got.as_ref(), expect.as_str(), "{:?}", s);
+                proptest::prop_assert_eq!(matches!(got, std::borrow::Cow::Borrowed(_)), expect == s);
+            }
             proptest::prop_assert_eq!(grapheme_count(&s), s.graphemes(true).count());
         }
     }

@@ -7,7 +7,10 @@
 //! sample is ever dropped because of a later one. For near duplicates the clusters are transitive:
 //! a dropped sample stays in the index, so a chain A ≈ B ≈ C keeps only A.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+
+use rayon::prelude::*;
 
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
@@ -362,24 +365,35 @@ pub struct Match {
     pub bands: usize,
 }
 
-/// Ids of indexed items, seeds first.
+/// Ids of indexed items, seeds first: one string holding them all and where each ends (no
+/// allocation per item).
 #[derive(Debug, Default, Clone)]
 struct Items {
-    ids: Vec<String>,
+    text: String,
+    ends: Vec<usize>,
     seeds: usize,
 }
 
 impl Items {
     fn push(&mut self, id: &str, seed: bool) -> u32 {
-        self.ids.push(id.to_string());
+        self.text.push_str(id);
+        self.ends.push(self.text.len());
         if seed {
             self.seeds += 1;
         }
-        (self.ids.len() - 1) as u32
+        (self.ends.len() - 1) as u32
+    }
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+    fn id(&self, i: u32) -> &str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
     }
     fn matched(&self, i: u32, bands: usize) -> Match {
         Match {
-            id: self.ids[i as usize].clone(),
+            id: self.id(i).to_string(),
             seed: (i as usize) < self.seeds,
             bands,
         }
@@ -420,19 +434,23 @@ impl ExactIndex {
 
     /// Items indexed.
     pub fn len(&self) -> usize {
-        self.items.ids.len()
+        self.items.len()
     }
 
     /// Whether nothing is indexed.
     pub fn is_empty(&self) -> bool {
-        self.items.ids.is_empty()
+        self.items.len() == 0
     }
 }
 
-/// The LSH index: band key to the first item that had it.
+/// The LSH index: for each band, band key to the first item that had it.
+///
+/// The bands are kept apart (a key of band 2 is only ever compared with keys of band 2), so a
+/// batch of items can be indexed one band per thread ([`LshIndex::check_insert_batch`]) with the
+/// same outcome as indexing them one at a time in order.
 #[derive(Debug, Default, Clone)]
 pub struct LshIndex {
-    buckets: HashMap<u64, u32, IdBuild>,
+    bands: Vec<HashMap<u64, u32, IdBuild>>,
     items: Items,
 }
 
@@ -442,45 +460,85 @@ impl LshIndex {
         Self::default()
     }
 
-    /// Add a seed document's band keys.
+    fn ensure_bands(&mut self, n: usize) {
+        if self.bands.len() < n {
+            self.bands.resize_with(n, HashMap::default);
+        }
+    }
+
+    /// Add a seed document's band keys (band `i` is `keys[i]`).
     pub fn add_seed(&mut self, id: &str, keys: &[u64]) {
         let i = self.items.push(id, true);
-        for &k in keys {
-            self.buckets.entry(k).or_insert(i);
+        self.ensure_bands(keys.len());
+        for (map, &k) in self.bands.iter_mut().zip(keys) {
+            map.entry(k).or_insert(i);
         }
     }
 
     /// The earliest item sharing a band with these keys (`None` if none), then index these keys
     /// (a band already taken keeps its earlier item).
     pub fn check_insert(&mut self, id: &str, keys: &[u64]) -> Option<Match> {
-        let best = keys
+        self.check_insert_batch(&[(id, keys)]).pop().flatten()
+    }
+
+    /// [`LshIndex::check_insert`] for each item in order, the bands in parallel: item `j` is
+    /// compared with the seeds, earlier batches and items `0..j` of this one.
+    pub fn check_insert_batch(&mut self, items: &[(&str, &[u64])]) -> Vec<Option<Match>> {
+        // Item numbers first, in order (an item without keys is not indexed).
+        let me: Vec<u32> = items
             .iter()
-            .filter_map(|k| self.buckets.get(k).copied())
-            .min();
-        if keys.is_empty() {
-            return None;
+            .map(|(id, keys)| {
+                if keys.is_empty() {
+                    u32::MAX
+                } else {
+                    self.items.push(id, false)
+                }
+            })
+            .collect();
+        self.ensure_bands(items.iter().map(|(_, k)| k.len()).max().unwrap_or(0));
+        // Per band: (item in batch, earlier item holding its key) for the keys already taken.
+        let hits: Vec<Vec<(u32, u32)>> = self
+            .bands
+            .par_iter_mut()
+            .enumerate()
+            .map(|(b, map)| {
+                let mut hits = Vec::new();
+                for (j, (_, keys)) in items.iter().enumerate() {
+                    if let Some(&k) = keys.get(b) {
+                        match map.entry(k) {
+                            Entry::Occupied(e) => hits.push((j as u32, *e.get())),
+                            Entry::Vacant(e) => {
+                                e.insert(me[j]);
+                            }
+                        }
+                    }
+                }
+                hits
+            })
+            .collect();
+        // The earliest earlier item per batch item, and how many bands it holds.
+        let mut best = vec![(u32::MAX, 0usize); items.len()];
+        for &(j, i) in hits.iter().flatten() {
+            let b = &mut best[j as usize];
+            if i < b.0 {
+                *b = (i, 1);
+            } else if i == b.0 {
+                b.1 += 1;
+            }
         }
-        let me = self.items.push(id, false);
-        for &k in keys {
-            self.buckets.entry(k).or_insert(me);
-        }
-        best.map(|i| {
-            let bands = keys
-                .iter()
-                .filter(|k| self.buckets.get(k) == Some(&i))
-                .count();
-            self.items.matched(i, bands)
-        })
+        best.into_iter()
+            .map(|(i, n)| (i != u32::MAX).then(|| self.items.matched(i, n)))
+            .collect()
     }
 
     /// Band keys stored.
     pub fn len(&self) -> usize {
-        self.buckets.len()
+        self.bands.iter().map(HashMap::len).sum()
     }
 
     /// Whether nothing is indexed.
     pub fn is_empty(&self) -> bool {
-        self.buckets.is_empty()
+        self.bands.iter().all(HashMap::is_empty)
     }
 }
 
@@ -508,6 +566,76 @@ mod tests {
             prop_assert_eq!(&word_hashes(&lower), &expect, "{:?}", lower);
             prop_assert_eq!(&unit_hashes(&text, ShingleUnit::Word), &expect, "{:?}", text);
         }
+    }
+
+    proptest! {
+        /// Indexing a batch (bands in parallel) gives what indexing its items one at a time in
+        /// order gives (a plain reference: one map per band, item by item): the same earliest
+        /// match and band count for each item, and the same index after.
+        #[test]
+        fn batch_same_as_one_at_a_time(
+            seeds in prop::collection::vec(prop::collection::vec(0u64..12, 0..4), 0..4),
+            batches in prop::collection::vec(
+                prop::collection::vec(prop::collection::vec(0u64..12, 0..4), 0..12), 1..4),
+        ) {
+            let mut reference: Vec<HashMap<u64, usize>> = vec![HashMap::new(); 4];
+            let mut names: Vec<String> = Vec::new();
+            let mut idx = LshIndex::new();
+            for (i, k) in seeds.iter().enumerate() {
+                names.push(format!("seed{i}"));
+                for (b, &key) in k.iter().enumerate() {
+                    reference[b].entry(key).or_insert(names.len() - 1);
+                }
+                idx.add_seed(&names[names.len() - 1], k);
+            }
+            for batch in &batches {
+                let mut expect = Vec::new();
+                let mut ids = Vec::new();
+                for k in batch {
+                    let id = format!("s{}", names.len());
+                    let hits: Vec<usize> = k
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(b, key)| reference[b].get(key).copied())
+                        .collect();
+                    let best = hits.iter().copied().min();
+                    expect.push(best.map(|i| Match {
+                        id: names[i].clone(),
+                        seed: i < seeds.len(),
+                        bands: hits.iter().filter(|&&h| h == i).count(),
+                    }));
+                    if !k.is_empty() {
+                        names.push(id.clone());
+                        for (b, &key) in k.iter().enumerate() {
+                            reference[b].entry(key).or_insert(names.len() - 1);
+                        }
+                    }
+                    ids.push(id);
+                }
+                let items: Vec<(&str, &[u64])> =
+                    ids.iter().map(String::as_str).zip(batch.iter().map(Vec::as_slice)).collect();
+                prop_assert_eq!(idx.check_insert_batch(&items), expect);
+            }
+            prop_assert_eq!(idx.len(), reference.iter().map(HashMap::len).sum::<usize>());
+            prop_assert_eq!(idx.items.len(), names.len());
+        }
+    }
+
+    #[test]
+    fn batch_counts_bands_of_the_earliest_match() {
+        let mut idx = LshIndex::new();
+        idx.add_seed("seed", &[1, 2, 3]);
+        let got = idx.check_insert_batch(&[("a", &[9, 2, 3]), ("b", &[9, 8, 3]), ("c", &[])]);
+        let m = |id: &str, seed, bands| {
+            Some(Match {
+                id: id.into(),
+                seed,
+                bands,
+            })
+        };
+        assert_eq!(got, vec![m("seed", true, 2), m("seed", true, 1), None]);
+        // "a" holds band 0's key 9, so a later item matching only there matches "a".
+        assert_eq!(idx.check_insert("d", &[9, 7, 7]), m("a", false, 1));
     }
 
     #[test]

@@ -7,7 +7,6 @@
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::chars;
@@ -121,10 +120,9 @@ pub const SENTENCE_TERMINATORS: &[char] = &[
 pub const SENTENCE_CLOSERS: &[char] = &['"', '\'', ')', ']', '}', '”', '’', '»', '›', '」', '』'];
 
 fn nfc(text: String) -> String {
-    if chars::is_nfc_quick_yes(&text) {
-        text
-    } else {
-        text.nfc().collect()
+    match chars::to_nfc(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(s) => s,
     }
 }
 
@@ -269,11 +267,7 @@ fn strip_prefixes(text: &str, prefixes: &[String]) -> Option<String> {
 /// One pass of normalisation: NFC, chat artefacts, whitespace folding, NFC. Borrowed when the
 /// pass changes nothing.
 fn pass<'a>(text: &'a str, cfg: &NormalizeConfig) -> Cow<'a, str> {
-    let mut t: Cow<'a, str> = if chars::is_nfc_quick_yes(text) {
-        Cow::Borrowed(text)
-    } else {
-        Cow::Owned(text.nfc().collect())
-    };
+    let mut t: Cow<'a, str> = chars::to_nfc(text);
     if cfg.strip_chat_artifacts {
         if let Some(s) = strip_markers(&t, &cfg.chat_markers) {
             t = Cow::Owned(s);
@@ -284,7 +278,7 @@ fn pass<'a>(text: &'a str, cfg: &NormalizeConfig) -> Cow<'a, str> {
     }
     if is_folded(&t) {
         match t {
-            // NFC already (quick check Yes), and folding and NFC again change nothing.
+            // NFC already, and folding and NFC again change nothing.
             Cow::Borrowed(_) => t,
             Cow::Owned(s) => Cow::Owned(nfc(s)),
         }

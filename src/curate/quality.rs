@@ -5,6 +5,7 @@
 //! [`QualityAnnotator`] computes every metric once and writes it under `annotations.quality`;
 //! each [`QualityFilter`] reads one or a few of those scores and decides.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use serde_json::Value;
 use super::chars;
 use super::hash::{combine, hash64, TOKEN_SEED};
 use super::profiles::Profile;
-use super::runner::{Annotator, Filter, Reject, Sample};
+use super::runner::{annotation_key, Annotator, Filter, Reject, Sample, Scores};
 
 /// Stage name of the quality annotations and filters.
 pub const STAGE: &str = "quality";
@@ -713,7 +714,7 @@ fn dup_ngram_chars(table: &mut GramTable, grams: &[u64], lens: &[usize], n: usiz
 pub struct QualityAnnotator {
     ctx: QualityContext,
     /// The annotation keys, values unset.
-    template: BTreeMap<String, Value>,
+    template: Scores,
     /// For each key in order, the place of its value in `to_annotations`.
     order: Vec<usize>,
     /// The n-gram sizes those keys were made for.
@@ -731,7 +732,7 @@ impl QualityAnnotator {
         let mut template = BTreeMap::new();
         let mut place = BTreeMap::new();
         for (i, (k, _)) in m.to_annotations().into_iter().enumerate() {
-            template.insert(k.clone(), Value::Null);
+            template.insert(annotation_key(&k), Value::Null);
             place.insert(k, i);
         }
         Self {
@@ -757,12 +758,12 @@ impl Annotator for QualityAnnotator {
             for (v, &i) in scores.values_mut().zip(&self.order) {
                 *v = std::mem::take(&mut values[i]);
             }
-            sample.annotations.insert(STAGE.to_string(), scores);
+            sample.annotations.insert(Cow::Borrowed(STAGE), scores);
             return;
         }
-        let scores = sample.annotations.entry(STAGE.to_string()).or_default();
+        let scores = sample.annotations.entry(Cow::Borrowed(STAGE)).or_default();
         for (k, v) in m.to_annotations() {
-            scores.insert(k, v);
+            scores.insert(Cow::Owned(k), v);
         }
     }
 }

@@ -7,11 +7,12 @@
 //! it against everything seen before (in input order). A sample dropped by one stage is not seen
 //! by later ones; [`StageStats`] count seen, kept and dropped-by-reason per stage.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::dedup::{ExactIndex, LshIndex, MinHasher, ShingleUnit};
+use super::dedup::{ExactIndex, LshIndex, Match, MinHasher, ShingleUnit};
 use super::hash::{hash64, key128};
 use super::input::{self, detect_format, io_err, parse_line, InputFormat, LineReader, RawLine};
 use super::leak::{LeakConfig, LeakIndex};
@@ -51,6 +52,30 @@ const NEAR: usize = 6;
 
 /// Lines read and processed together (memory is bounded by this, plus the indexes).
 pub const CHUNK_LINES: usize = 8192;
+
+/// A stage name or score name in [`Sample::annotations`]: borrowed for the names the stages
+/// know in advance (so that annotating a sample allocates no keys), owned otherwise.
+pub type AnnotationKey = Cow<'static, str>;
+
+/// One stage's scores, by name.
+pub type Scores = BTreeMap<AnnotationKey, Value>;
+
+/// The name as a borrowed [`AnnotationKey`]: each distinct name is stored once for the life of
+/// the process (for names made at run time, like `dup_5_gram_frac`, whose number is bounded by
+/// the configuration), so that the samples' maps can share it.
+pub fn annotation_key(name: &str) -> AnnotationKey {
+    static NAMES: OnceLock<Mutex<BTreeSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(&n) = names.get(name) {
+        return Cow::Borrowed(n);
+    }
+    let n: &'static str = Box::leak(name.into());
+    names.insert(n);
+    Cow::Borrowed(n)
+}
 
 /// Why a sample was dropped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,7 +120,7 @@ pub struct Sample {
     /// 1-based line in the input file.
     pub line: usize,
     /// Scores, per stage.
-    pub annotations: BTreeMap<String, BTreeMap<String, Value>>,
+    pub annotations: BTreeMap<AnnotationKey, Scores>,
     /// Set when a stage dropped the sample.
     pub reject: Option<Reject>,
     /// For lines that are not valid records: the line as read.
@@ -146,13 +171,16 @@ impl Sample {
     }
 
     /// Write a score.
-    pub fn annotate(&mut self, stage: &str, key: &str, value: impl Into<Value>) {
-        if !self.annotations.contains_key(stage) {
-            self.annotations.insert(stage.to_string(), BTreeMap::new());
-        }
-        if let Some(m) = self.annotations.get_mut(stage) {
-            m.insert(key.to_string(), value.into());
-        }
+    pub fn annotate(
+        &mut self,
+        stage: &'static str,
+        key: impl Into<AnnotationKey>,
+        value: impl Into<Value>,
+    ) {
+        self.annotations
+            .entry(Cow::Borrowed(stage))
+            .or_default()
+            .insert(key.into(), value.into());
     }
 
     /// Read a numeric score.
@@ -211,8 +239,8 @@ impl Sample {
             .iter()
             .map(|(k, v)| {
                 (
-                    k.clone(),
-                    Value::Object(v.iter().map(|(a, b)| (a.clone(), b.clone())).collect()),
+                    k.to_string(),
+                    Value::Object(v.iter().map(|(a, b)| (a.to_string(), b.clone())).collect()),
                 )
             })
             .collect();
@@ -384,6 +412,17 @@ pub trait Deduplicator: Send + Sync {
     fn key(&self, sample: &Sample) -> Self::Key;
     /// Compare with everything indexed before, then index the sample.
     fn check_insert(&mut self, sample: &mut Sample, key: Self::Key) -> Option<Reject>;
+    /// [`Deduplicator::check_insert`] for each sample with a key, in order, setting
+    /// `Sample::reject` (an implementation may do it in parallel with the same outcome).
+    fn check_insert_all(&mut self, samples: &mut [Sample], keys: Vec<Option<Self::Key>>) {
+        for (s, k) in samples.iter_mut().zip(keys) {
+            if let Some(k) = k {
+                if let Some(r) = self.check_insert(s, k) {
+                    s.reject = Some(r);
+                }
+            }
+        }
+    }
 }
 
 /// Counts of one stage; mergeable across chunks, files or runs.
@@ -634,13 +673,35 @@ impl Deduplicator for NearDedup {
     }
     fn check_insert(&mut self, s: &mut Sample, key: Vec<u64>) -> Option<Reject> {
         let m = self.index.check_insert(&s.id, &key)?;
+        Some(self.reject(s, m))
+    }
+    fn check_insert_all(&mut self, samples: &mut [Sample], keys: Vec<Option<Vec<u64>>>) {
+        let (batch, at): (Vec<(&str, &[u64])>, Vec<usize>) = samples
+            .iter()
+            .zip(&keys)
+            .enumerate()
+            .filter_map(|(i, (s, k))| Some(((s.id.as_str(), k.as_deref()?), i)))
+            .unzip();
+        let found = self.index.check_insert_batch(&batch);
+        for (m, i) in found.into_iter().zip(at) {
+            if let Some(m) = m {
+                let r = self.reject(&mut samples[i], m);
+                samples[i].reject = Some(r);
+            }
+        }
+    }
+}
+
+impl NearDedup {
+    /// The rejection of a sample that matched `m` (annotating the bands matched).
+    fn reject(&self, s: &mut Sample, m: Match) -> Reject {
         s.annotate(STAGES[NEAR], "bands_matched", m.bands);
         let (reason, what) = if m.seed {
             ("near_duplicate_of_seed", "seed document")
         } else {
             ("near_duplicate", "earlier sample")
         };
-        Some(Reject {
+        Reject {
             stage: STAGES[NEAR].into(),
             reason: reason.into(),
             detail: format!(
@@ -648,7 +709,7 @@ impl Deduplicator for NearDedup {
                 m.bands, self.bands, m.id, self.threshold
             ),
             duplicate_of: Some(m.id),
-        })
+        }
     }
 }
 
@@ -1010,13 +1071,7 @@ impl Curator {
                 .map(|s| s.is_kept().then(|| d.key(s)))
                 .collect()
         };
-        for (s, k) in samples.iter_mut().zip(keys) {
-            if let Some(k) = k {
-                if let Some(r) = dedup.check_insert(s, k) {
-                    s.reject = Some(r);
-                }
-            }
-        }
+        dedup.check_insert_all(samples, keys);
     }
 
     /// Count samples as read (rejected ones at `read` are the malformed lines).
