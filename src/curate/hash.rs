@@ -26,7 +26,14 @@ pub fn mix64(mut x: u64) -> u64 {
 
 #[inline]
 fn absorb(h: u64, w: u64) -> u64 {
-    (h ^ mix64(w))
+    combine_mixed(h, mix64(w))
+}
+
+/// [`combine`] with the next element's hash already through [`mix64`]:
+/// `combine(h, x) == combine_mixed(h, mix64(x))`, for loops that combine one element many times.
+#[inline]
+pub fn combine_mixed(h: u64, mixed: u64) -> u64 {
+    (h ^ mixed)
         .rotate_left(27)
         .wrapping_mul(K)
         .wrapping_add(0x52dc_e729)

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::chars;
-use super::hash::{combine, hash64, TOKEN_SEED};
+use super::hash::{combine_mixed, hash64, mix64, TOKEN_SEED};
 use super::profiles::Profile;
 use super::runner::{annotation_key, Annotator, Filter, Reject, Sample, Scores};
 
@@ -273,6 +273,8 @@ impl QualityContext {
             hashes,
             lens,
             grams,
+            mixed,
+            multi,
             table,
         } = scratch;
         hashes.clear();
@@ -367,21 +369,38 @@ impl QualityContext {
             .map(|&(n, _)| n)
             .max()
             .unwrap_or(0);
+        let min_dup = p.repetition.dup_n_grams.iter().map(|&(n, _)| n).min();
+        let max_top = p.repetition.top_n_grams.iter().map(|&(n, _)| n).max();
+        mixed.clear();
+        mixed.extend(hashes.iter().map(|&h| mix64(h)));
         grams.clear();
-        grams.extend(hashes.iter().map(|&h| combine(1, h)));
+        grams.extend(mixed.iter().map(|&h| combine_mixed(1, h)));
         for n in 1..=max_n.min(hashes.len()) {
             if n > 1 {
                 grams.truncate(hashes.len() + 1 - n);
-                for (i, g) in grams.iter_mut().enumerate() {
-                    *g = combine(*g, hashes[i + n - 1]);
+                let next = &mixed[n - 1..];
+                if min_dup.is_some_and(|d| n > d) && max_top.is_none_or(|t| n > t) {
+                    // Only the duplicate-n-gram scan reads these, and only where `multi` is set.
+                    for ((g, &x), &m) in grams.iter_mut().zip(next).zip(multi.iter()) {
+                        if m {
+                            *g = combine_mixed(*g, x);
+                        }
+                    }
+                } else {
+                    for (g, &x) in grams.iter_mut().zip(next) {
+                        *g = combine_mixed(*g, x);
+                    }
                 }
             }
             if p.repetition.top_n_grams.iter().any(|(k, _)| *k == n) {
                 let c = top_ngram_chars(table, grams, lens, n);
                 m.top_n_gram.push((n, ratio(c, total_chars)));
             }
+            if Some(n) == min_dup {
+                mark_repeated(table, grams, multi);
+            }
             if p.repetition.dup_n_grams.iter().any(|(k, _)| *k == n) {
-                let c = dup_ngram_chars(table, grams, lens, n);
+                let c = dup_ngram_chars(table, grams, lens, n, multi);
                 m.dup_n_gram.push((n, ratio(c, total_chars)));
             }
         }
@@ -612,6 +631,11 @@ struct NgramScratch {
     lens: Vec<usize>,
     /// Hash of the n-gram at each position.
     grams: Vec<u64>,
+    /// `mix64` of each word hash (what every n-gram size combines in).
+    mixed: Vec<u64>,
+    /// For the smallest duplicate-n-gram size `d`: whether the d-gram at each position occurs
+    /// more than once in the text.
+    multi: Vec<bool>,
     table: GramTable,
 }
 
@@ -692,14 +716,45 @@ fn top_ngram_chars(table: &mut GramTable, grams: &[u64], lens: &[usize], n: usiz
     best.0 * chars
 }
 
+/// `multi[i]`: whether `grams[i]` occurs more than once in `grams`.
+fn mark_repeated(table: &mut GramTable, grams: &[u64], multi: &mut Vec<bool>) {
+    table.reset(grams.len());
+    for &h in grams {
+        let (slot, found) = table.slot(h);
+        let e = &mut table.vals[slot];
+        *e = (if found { e.0 + 1 } else { 1 }, 0);
+    }
+    multi.clear();
+    multi.extend(grams.iter().map(|&h| {
+        let (slot, _) = table.slot(h);
+        table.vals[slot].0 > 1
+    }));
+}
+
 /// Characters in n-grams that repeat an earlier one, skipping over each repeat (Gopher's
 /// `find_all_duplicate`, n-grams joined without spaces).
-fn dup_ngram_chars(table: &mut GramTable, grams: &[u64], lens: &[usize], n: usize) -> usize {
-    table.reset(grams.len());
+///
+/// `multi` marks the positions whose d-gram, for some `d <= n`, occurs more than once in the
+/// text: an n-gram that repeats an earlier one starts with a d-gram that does, so only those
+/// positions are looked up and inserted (at the others the n-gram occurs once in the text: it is
+/// never found, and inserting it could never make a later one found). Texts without repeated
+/// d-grams cost no table work at all.
+fn dup_ngram_chars(
+    table: &mut GramTable,
+    grams: &[u64],
+    lens: &[usize],
+    n: usize,
+    multi: &[bool],
+) -> usize {
+    let candidates = multi[..grams.len()].iter().filter(|&&m| m).count();
+    if candidates < 2 {
+        return 0;
+    }
+    table.reset(candidates);
     let mut repeated = 0usize;
     let mut i = 0usize;
     while i < grams.len() {
-        if table.slot(grams[i]).1 {
+        if multi[i] && table.slot(grams[i]).1 {
             repeated += lens[i..i + n].iter().sum::<usize>();
             i += n;
         } else {
@@ -1424,6 +1479,21 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Texts of a few words, so that n-grams of every size repeat and overlap.
+        #[test]
+        fn same_repetition_metrics_on_few_words(
+            words in prop::collection::vec(prop::sample::select(vec!["na", "vha", "muthu", "a", "ṱhoho"]), 0..80),
+            seps in prop::collection::vec(prop::sample::select(vec![" ", " ", " ", "\n", ". "]), 80),
+        ) {
+            let text: String = words.iter().zip(&seps).map(|(w, s)| format!("{w}{s}")).collect();
+            for lang in ["ven", "eng"] {
+                let profile = Arc::new(shipped_profile(lang).unwrap());
+                let fast = QualityContext::new(profile.clone()).metrics(&text);
+                let slow = reference::QualityContext::new(profile).metrics(&text);
+                prop_assert!(same(&fast, &slow), "{lang} {text:?}\n{fast:?}\n{slow:?}");
+            }
+        }
 
         #[test]
         fn same_metrics_as_first_written(text in any_text(), rep in 0usize..4) {
