@@ -200,3 +200,133 @@ fn corrupt_model_is_a_clear_error() {
         "{err}"
     );
 }
+
+fn wordlists() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fineweb2/wordlists-0.85");
+    if p.join("zul_Latn.txt").is_file() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} not found", p.display());
+        None
+    }
+}
+
+/// `lid fuse` refits the shipped `lid/fusion.json` byte for byte; `lid eval` and `lid identify`
+/// use it with `--fusion`, and a model it was not fitted for is refused by name.
+#[test]
+fn fusion_tables_refit_identically_and_are_used() {
+    if !wired() {
+        return;
+    }
+    let Some(wl) = wordlists() else { return };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let udhr = root.join("../shared/data/udhr");
+    if !udhr.join("INDEX.tsv").is_file() {
+        eprintln!("skipping: no UDHR data");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tables = dir.path().join("fusion.json");
+    let out = bin()
+        .args([
+            "lid",
+            "fuse",
+            "--model",
+            model().to_str().unwrap(),
+            "--data",
+        ])
+        .arg(&udhr)
+        .arg("--wordlists")
+        .arg(&wl)
+        .arg("--out")
+        .arg(&tables)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&tables).unwrap(),
+        std::fs::read(root.join("lid/fusion.json")).unwrap(),
+        "lid/fusion.json is not what `lid fuse` fits for the shipped model"
+    );
+    let (code, stdout, stderr) = run_stdin(
+        &[
+            "lid",
+            "identify",
+            "--fusion",
+            tables.to_str().unwrap(),
+            "--wordlists",
+            wl.to_str().unwrap(),
+        ],
+        "Wonke umuntu unelungelo lokuphila, inkululeko nokuvikeleka komuntu.\n\
+         Everyone has the right to life, liberty and security of person.\n",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let langs: Vec<String> = stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["lang"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(langs, ["zul", "eng"]);
+    let test = dir.path().join("test.tsv");
+    std::fs::write(
+        &test,
+        "zul\tWonke umuntu unelungelo lokuphila, inkululeko nokuvikeleka komuntu.\n\
+         tsn\tMongwe le mongwe o na le tshwanelo ya go tshela\n",
+    )
+    .unwrap();
+    let json = dir.path().join("report.json");
+    let out = bin()
+        .args(["lid", "eval", "--test"])
+        .arg(&test)
+        .arg("--fusion")
+        .arg(&tables)
+        .arg("--wordlists")
+        .arg(&wl)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(rep["n"], 2);
+    assert!(
+        rep["model"].as_str().unwrap().contains("+wordlists@"),
+        "{}",
+        rep["model"]
+    );
+    // Tables of another model: refused, naming both.
+    let mut t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&tables).unwrap()).unwrap();
+    t["model_id"] = "udhr-lid@0000000000000000".into();
+    std::fs::write(&tables, t.to_string()).unwrap();
+    let out = bin()
+        .args(["lid", "eval", "--test"])
+        .arg(&test)
+        .arg("--fusion")
+        .arg(&tables)
+        .arg("--wordlists")
+        .arg(&wl)
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("udhr-lid@0000000000000000") && err.contains("lid fuse"),
+        "{err}"
+    );
+}

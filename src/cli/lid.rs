@@ -9,9 +9,12 @@ use serde_json::json;
 
 use crate::lid::{
     self, evaluate, heldout_sentences, heldout_windows, read_corpus_dir, read_labelled_tsv,
-    read_weighting, EvalReport, Extractor, HoldoutRule, LabelledText, LidModel, Thresholds,
-    TrainConfig, TrainInputs, TuneConfig, WordLists,
+    read_weighting, EvalReport, Extractor, FusedLid, FusionTables, HoldoutRule, LabelledText,
+    LidModel, Thresholds, TrainConfig, TrainInputs, TuneConfig, WordLists,
 };
+
+/// Where the FineWeb-2 word lists are, relative to the repository root.
+const DEFAULT_WORDLISTS: &str = "../shared/data/fineweb2/wordlists-0.85";
 
 /// `synthcorpus lid` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -87,12 +90,20 @@ pub enum LidCommand {
         /// Hypotheses listed in `ranked`.
         #[arg(long, default_value_t = 3)]
         top: usize,
-        /// Word lists folder: adds the word-list signal for `--target`.
-        #[arg(long, requires = "target")]
+        /// Word lists folder: adds the word-list signal for `--target`; with `--fusion`, the
+        /// lists the tables were fitted on (default: ../shared/data/fineweb2/wordlists-0.85).
+        #[arg(long)]
         wordlists: Option<PathBuf>,
         /// Target language of the word-list signal.
-        #[arg(long)]
+        #[arg(long, requires = "wordlists")]
         target: Option<String>,
+        /// Fuse the word-list signal into the scores among close neighbours (tables written by
+        /// `lid fuse`, e.g. lid/fusion.json).
+        #[arg(long)]
+        fusion: Option<PathBuf>,
+        /// With `--fusion`: override the tables' weight lambda.
+        #[arg(long, requires = "fusion")]
+        lambda: Option<f64>,
         /// Input files (one text per line); stdin when none.
         files: Vec<PathBuf>,
     },
@@ -128,6 +139,35 @@ pub enum LidCommand {
         /// Held-out rule remainder (with `--udhr`).
         #[arg(long, default_value_t = 0)]
         holdout_rem: usize,
+        /// Evaluate with the word-list signal fused in (tables written by `lid fuse`).
+        #[arg(long)]
+        fusion: Option<PathBuf>,
+        /// With `--fusion`: the word lists (default: ../shared/data/fineweb2/wordlists-0.85).
+        #[arg(long, requires = "fusion")]
+        wordlists: Option<PathBuf>,
+        /// With `--fusion`: override the tables' weight lambda.
+        #[arg(long, requires = "fusion")]
+        lambda: Option<f64>,
+    },
+    /// Fit the word-list fusion tables of a model (`P(pattern | language)` on its training lines).
+    Fuse {
+        /// Model file (default: $SYNTHCORPUS_LID_MODEL or the shipped model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// The corpus folder the model was trained on.
+        #[arg(long, default_value = "../shared/data/udhr")]
+        data: PathBuf,
+        /// Word lists folder.
+        #[arg(long, default_value = DEFAULT_WORDLISTS)]
+        wordlists: PathBuf,
+        /// Groups of close neighbours and their weights, `nbl+ssw+xho+zul=1,nso+sot+tsn=0.0625`
+        /// (members joined by `+`, groups by `,`; choose the weights on a development split).
+        /// Default: the shipped groups and weights.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        /// Where to write the tables (JSON).
+        #[arg(long, default_value = "lid/fusion.json")]
+        out: PathBuf,
     },
     /// Write the held-out sentences of a corpus folder as `lang<TAB>text` lines.
     Heldout {
@@ -185,6 +225,25 @@ fn expand_langs(v: &[String]) -> Vec<String> {
 fn load_model(path: Option<&Path>) -> Result<LidModel> {
     let p = path.map_or_else(lid::default_model_path, Path::to_path_buf);
     LidModel::load(&p).with_context(|| format!("loading language-ID model {}", p.display()))
+}
+
+/// The model with the word-list fusion of `tables` (lists from `wordlists` or the default
+/// folder), its weight optionally overridden.
+fn load_fused(
+    model: LidModel,
+    tables: &Path,
+    wordlists: Option<&Path>,
+    lambda: Option<f64>,
+) -> Result<FusedLid> {
+    let t = FusionTables::load(tables)?;
+    let dir = wordlists.map_or_else(|| PathBuf::from(DEFAULT_WORDLISTS), Path::to_path_buf);
+    let wl =
+        WordLists::load(&dir).with_context(|| format!("loading word lists {}", dir.display()))?;
+    let f = FusedLid::new(std::sync::Arc::new(model), wl, t)?;
+    Ok(match lambda {
+        Some(l) => f.with_lambda(l)?,
+        None => f,
+    })
 }
 
 /// Run a `lid` subcommand; returns the process exit code.
@@ -270,21 +329,36 @@ pub fn run(cmd: LidCommand) -> Result<i32> {
             top,
             wordlists,
             target,
+            fusion,
+            lambda,
             files,
         } => {
             let m = load_model(model.as_deref())?;
+            let fused = match &fusion {
+                Some(t) => Some(load_fused(m.clone(), t, wordlists.as_deref(), lambda)?),
+                None => None,
+            };
             let restrict = expand_langs(&restrict);
             if !restrict.is_empty() {
                 m.check_labels(&restrict)?;
             }
             let thresholds = Thresholds::parse(&thresholds)?;
-            let wl = wordlists.as_deref().map(WordLists::load).transpose()?;
+            let wl = match (&target, &wordlists) {
+                (Some(_), Some(d)) => Some(WordLists::load(d)?),
+                _ => None,
+            };
+            if wordlists.is_some() && target.is_none() && fusion.is_none() {
+                bail!("--wordlists needs --target (the word-list signal) or --fusion");
+            }
             let stdout = std::io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             let mut ex = Extractor::new();
             let mut handle = |line: &str| -> Result<()> {
                 let r = (!restrict.is_empty()).then_some(restrict.as_slice());
-                let ranked = m.identify_with(line, r, &mut ex);
+                let ranked = match &fused {
+                    Some(f) => f.identify_with(line, r, &mut ex),
+                    None => m.identify_with(line, r, &mut ex),
+                };
                 let mut obj = serde_json::Map::new();
                 match thresholds.accept(&ranked) {
                     Some(best) => {
@@ -347,6 +421,9 @@ pub fn run(cmd: LidCommand) -> Result<i32> {
             report,
             holdout_mod,
             holdout_rem,
+            fusion,
+            wordlists,
+            lambda,
         } => {
             let m = load_model(model.as_deref())?;
             let langs = expand_langs(&langs);
@@ -364,7 +441,13 @@ pub fn run(cmd: LidCommand) -> Result<i32> {
             }
             let restrict = expand_langs(&restrict);
             let r = (!restrict.is_empty()).then_some(restrict.as_slice());
-            let rep = evaluate(&m, &samples, r)?;
+            let rep = match &fusion {
+                Some(t) => {
+                    let f = load_fused(m, t, wordlists.as_deref(), lambda)?;
+                    lid::evaluate_fused(&f, &samples, r)?
+                }
+                None => evaluate(&m, &samples, r)?,
+            };
             let mut shown = expand_langs(&report);
             if shown.is_empty() {
                 shown = lid::SOUTH_AFRICAN
@@ -392,6 +475,32 @@ pub fn run(cmd: LidCommand) -> Result<i32> {
                     return Ok(super::EXIT_CHECK_FAILED);
                 }
             }
+            Ok(super::EXIT_OK)
+        }
+        LidCommand::Fuse {
+            model,
+            data,
+            wordlists,
+            groups,
+            out,
+        } => {
+            let m = load_model(model.as_deref())?;
+            let files = read_corpus_dir(&data)?;
+            let wl = WordLists::load(&wordlists)
+                .with_context(|| format!("loading word lists {}", wordlists.display()))?;
+            let groups = if groups.is_empty() {
+                lid::default_groups()
+            } else {
+                parse_groups(&groups)?
+            };
+            let t = FusionTables::fit(&m, &files, &wl, &groups)?;
+            t.save(&out)?;
+            eprintln!(
+                "fusion tables for {} ({} groups) -> {}",
+                m.id(),
+                t.groups.len(),
+                out.display()
+            );
             Ok(super::EXIT_OK)
         }
         LidCommand::Heldout {
@@ -481,6 +590,23 @@ pub fn run(cmd: LidCommand) -> Result<i32> {
             Ok(super::EXIT_OK)
         }
     }
+}
+
+/// Parse `lang+lang+...=lambda` items.
+fn parse_groups(items: &[String]) -> Result<Vec<(Vec<String>, f64)>> {
+    let mut out = Vec::new();
+    for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let Some((members, lambda)) = item.split_once('=') else {
+            bail!("fusion group `{item}`: expected lang+lang+...=lambda");
+        };
+        let lambda: f64 = lambda
+            .trim()
+            .parse()
+            .with_context(|| format!("fusion group `{item}`: lambda"))?;
+        let members = members.split('+').map(|l| l.trim().to_string()).collect();
+        out.push((members, lambda));
+    }
+    Ok(out)
 }
 
 fn load_samples(

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::LabelledText;
 use super::features::Extractor;
+use super::fusion::FusedLid;
 use super::model::LidModel;
 use super::Result;
 
@@ -180,6 +181,26 @@ pub fn predict_all(
     samples: &[LabelledText],
     restrict: Option<&[String]>,
 ) -> Result<Vec<String>> {
+    predict_with(model, samples, restrict, |t, r, ex| model.best(t, r, ex))
+}
+
+/// Top-1 predictions of the fused identifier (in parallel, order kept); `und` for no opinion.
+pub fn predict_all_fused(
+    fused: &FusedLid,
+    samples: &[LabelledText],
+    restrict: Option<&[String]>,
+) -> Result<Vec<String>> {
+    predict_with(fused.model(), samples, restrict, |t, r, ex| {
+        fused.best(t, r, ex)
+    })
+}
+
+fn predict_with(
+    model: &LidModel,
+    samples: &[LabelledText],
+    restrict: Option<&[String]>,
+    best: impl Fn(&str, Option<&[usize]>, &mut Extractor) -> Option<usize> + Sync,
+) -> Result<Vec<String>> {
     let idx = match restrict {
         Some(r) => Some(model.check_labels(r)?),
         None => None,
@@ -187,7 +208,7 @@ pub fn predict_all(
     Ok(samples
         .par_iter()
         .map_init(Extractor::new, |ex, s| {
-            model.best(&s.text, idx.as_deref(), ex).map_or_else(
+            best(&s.text, idx.as_deref(), ex).map_or_else(
                 || NO_OPINION_LABEL.to_string(),
                 |i| model.langs()[i].clone(),
             )
@@ -204,6 +225,18 @@ pub fn evaluate(
     let preds = predict_all(model, samples, restrict)?;
     let label_set = restrict.map_or_else(|| "full".to_string(), |r| r.join(","));
     Ok(score(model.id(), &label_set, samples, &preds))
+}
+
+/// [`evaluate`] for the model with the word-list signal fused in.
+pub fn evaluate_fused(
+    fused: &FusedLid,
+    samples: &[LabelledText],
+    restrict: Option<&[String]>,
+) -> Result<EvalReport> {
+    use crate::types::LanguageIdentifier;
+    let preds = predict_all_fused(fused, samples, restrict)?;
+    let label_set = restrict.map_or_else(|| "full".to_string(), |r| r.join(","));
+    Ok(score(&fused.model_id(), &label_set, samples, &preds))
 }
 
 #[cfg(test)]

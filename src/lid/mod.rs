@@ -10,15 +10,17 @@
 //! Besides the model:
 //! - restricted label sets ([`LidModel::identify`] with `restrict`, [`RestrictedLid`]) and
 //!   per-language thresholds ([`Thresholds`]);
-//! - an independent word-list signal ([`WordLists`]);
+//! - an independent word-list signal ([`WordLists`]), and its fusion with the model among close
+//!   neighbours (Nguni, Sotho-Tswana) at prediction time ([`FusedLid`], [`FusionTables`]);
 //! - evaluation ([`evaluate`], [`EvalReport`]) on a held-out split fixed by [`HoldoutRule`].
 //!
 //! Curation and evaluation use it through [`crate::types::LanguageIdentifier`], which
-//! [`LidModel`] and [`RestrictedLid`] implement.
+//! [`LidModel`], [`RestrictedLid`] and [`FusedLid`] implement.
 
 mod data;
 mod eval;
 mod features;
+mod fusion;
 mod model;
 mod tune;
 mod wordlists;
@@ -31,9 +33,14 @@ pub use data::{
     split_sentences, CorpusFile, HoldoutRule, LabelledText, MIN_SENTENCE_CHARS,
 };
 pub use eval::{
-    evaluate, length_bucket, predict_all, score, Bucket, EvalReport, Prf, NO_OPINION_LABEL,
+    evaluate, evaluate_fused, length_bucket, predict_all, predict_all_fused, score, Bucket,
+    EvalReport, Prf, NO_OPINION_LABEL,
 };
 pub use features::{normalise, Extractor, MAX_ORDER};
+pub use fusion::{
+    default_groups, FusedLid, FusionGroup, FusionTables, DEFAULT_SMOOTHING, FUSION_FORMAT,
+    MAX_GROUP, NGUNI, NGUNI_LAMBDA, SOTHO_TSWANA, SOTHO_TSWANA_LAMBDA,
+};
 pub use model::{
     LangBoost, LidModel, ModelMeta, NoOpinion, RestrictedLid, SourceRecord, TrainConfig,
     TrainInputs, WordListFile, FORMAT_VERSION, MAGIC,

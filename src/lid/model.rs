@@ -403,6 +403,28 @@ impl LidModel {
         let Some(raw) = self.raw(&normalise(text), ex) else {
             return Vec::new();
         };
+        self.rank(&raw.scores, raw.n, restrict)
+    }
+
+    /// Raw per-language scores (log-likelihood plus biases, nats; indexed like
+    /// [`LidModel::langs`]) of normalised text (see [`normalise`]) and its feature count; `None` for
+    /// no opinion.
+    pub(crate) fn raw_scores(
+        &self,
+        normalised: &str,
+        ex: &mut Extractor,
+    ) -> Option<(Vec<f32>, usize)> {
+        self.raw(normalised, ex).map(|r| (r.scores, r.n))
+    }
+
+    /// Calibrated ranked hypotheses from raw scores of a text with `n` features (see
+    /// [`LidModel::identify`]).
+    pub(crate) fn rank(
+        &self,
+        scores: &[f32],
+        n: usize,
+        restrict: Option<&[String]>,
+    ) -> Vec<LangScore> {
         let allowed: Vec<usize> = match restrict {
             Some(r) => {
                 let mut v: Vec<usize> = r
@@ -418,15 +440,15 @@ impl LidModel {
         if allowed.is_empty() {
             return Vec::new();
         }
-        let t = self.meta.temperature * (raw.n as f64).powf(self.meta.length_exponent);
+        let t = self.meta.temperature * (n as f64).powf(self.meta.length_exponent);
         let m = allowed
             .iter()
-            .map(|&i| f64::from(raw.scores[i]))
+            .map(|&i| f64::from(scores[i]))
             .fold(f64::NEG_INFINITY, f64::max);
         let mut z = 0.0;
         let mut probs: Vec<(usize, f64)> = Vec::with_capacity(allowed.len());
         for &i in &allowed {
-            let x = (f64::from(raw.scores[i]) - m) / t;
+            let x = (f64::from(scores[i]) - m) / t;
             // exp(-30) < 1e-13: such hypotheses add nothing visible to the normaliser.
             if x > -30.0 {
                 let p = x.exp();
@@ -471,6 +493,14 @@ impl LidModel {
             None => (0..self.langs.len()).for_each(consider),
         }
         best.map(|(i, _)| i)
+    }
+
+    /// Replace the fitted temperature and length exponent (tests of calibrated-scale logic on
+    /// toy models, whose fitted temperature sits at the grid's floor).
+    #[cfg(test)]
+    pub(crate) fn set_calibration_for_tests(&mut self, temperature: f64, length_exponent: f64) {
+        self.meta.temperature = temperature;
+        self.meta.length_exponent = length_exponent;
     }
 
     /// Indices of label codes, failing on a code the model does not know.

@@ -112,6 +112,21 @@ impl WordLists {
         &self.files
     }
 
+    /// Whether `word` (already normalised, see [`super::normalise`]) is in `lang`'s list.
+    pub fn contains(&self, lang: &str, word: &str) -> bool {
+        self.lists.get(lang).is_some_and(|set| set.contains(word))
+    }
+
+    /// Whether there is a list for `lang`.
+    pub fn has(&self, lang: &str) -> bool {
+        self.lists.contains_key(lang)
+    }
+
+    /// SHA-256 of the file `lang`'s list was loaded from (`None` for in-memory lists).
+    pub fn sha256(&self, lang: &str) -> Option<&str> {
+        self.files.get(lang).map(|f| f.sha256.as_str())
+    }
+
     /// Share of the text's words in each language's list (0 for a text without words).
     pub fn shares(&self, text: &str) -> BTreeMap<String, f64> {
         let ws = words(text);
