@@ -274,6 +274,14 @@ pub fn push_lower(out: &mut String, c: char) {
 /// `text.to_lowercase()`.
 pub fn to_lowercase(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    lowercase_into(text, &mut out);
+    out
+}
+
+/// [`to_lowercase`] into `out` (cleared first), so that a buffer can be reused.
+pub fn lowercase_into(text: &str, out: &mut String) {
+    out.clear();
+    out.reserve(text.len());
     let mut rest = text;
     while !rest.is_empty() {
         // A run of ASCII, copied and lower-cased in place.
@@ -291,12 +299,13 @@ pub fn to_lowercase(text: &str) -> String {
         let Some(c) = it.next() else { break };
         if c == 'Σ' {
             // Final sigma depends on context: leave it to the standard library.
-            return text.to_lowercase();
+            out.clear();
+            out.push_str(&text.to_lowercase());
+            return;
         }
-        push_lower(&mut out, c);
+        push_lower(out, c);
         rest = it.as_str();
     }
-    out
 }
 
 /// `is_nfc_quick(s.chars()) == IsNormalized::Yes`: the same loop as `unicode_normalization`'s

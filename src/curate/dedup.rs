@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::chars;
-use super::hash::{combine, hash64, key128, mix64, splitmix_stream, TOKEN_SEED};
+use super::hash::{combine, combine_mixed, hash64, key128, mix64, splitmix_stream, TOKEN_SEED};
 use super::quality::is_punct;
 use super::IdBuild;
 
@@ -110,9 +110,25 @@ impl NearDedupConfig {
 
 /// The tokens (units) of a text for MinHash, as 64-bit hashes.
 pub fn unit_hashes(text: &str, unit: ShingleUnit) -> Vec<u64> {
-    let lower = chars::to_lowercase(text);
+    thread_local! {
+        /// The lower-cased text, a buffer per thread.
+        static LOWER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    LOWER.with(|buf| {
+        let mut lower = buf.borrow_mut();
+        chars::lowercase_into(text, &mut lower);
+        let units = units_of(&lower, unit);
+        if lower.capacity() > 1 << 20 {
+            // Do not keep a buffer for one huge text.
+            *lower = String::new();
+        }
+        units
+    })
+}
+
+fn units_of(lower: &str, unit: ShingleUnit) -> Vec<u64> {
     match unit {
-        ShingleUnit::Word => word_hashes(&lower),
+        ShingleUnit::Word => word_hashes(lower),
         ShingleUnit::Grapheme => lower
             .graphemes(true)
             .filter(|g| {
@@ -222,8 +238,11 @@ pub fn shingle_hashes(units: &[u64], n: usize) -> Vec<u64> {
     if units.len() < n {
         return vec![units.iter().fold(units.len() as u64, |h, &x| combine(h, x))];
     }
-    (0..=units.len() - n)
-        .map(|i| units[i..i + n].iter().fold(n as u64, |h, &x| combine(h, x)))
+    // `combine(h, x) == combine_mixed(h, mix64(x))`: mix each unit once, not once per n-gram.
+    let mixed: Vec<u64> = units.iter().map(|&x| mix64(x)).collect();
+    mixed
+        .windows(n)
+        .map(|w| w.iter().fold(n as u64, |h, &m| combine_mixed(h, m)))
         .collect()
 }
 

@@ -207,7 +207,20 @@ pub fn parse_line(
             "a JSONL record must be a JSON object".into(),
         );
     };
-    let body = match record.get(&cfg.text_field) {
+    let id = match record.get(&cfg.id_field) {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    // The text moves out of the record (the output writes the normalised text in its place)
+    // unless another setting reads the same field.
+    let movable = cfg.text_field != cfg.id_field
+        && cfg.text_field != "prompt"
+        && cfg.prompt_field.split('.').next() != Some(cfg.text_field.as_str())
+        && cfg.text_field != cfg.finish_reason_field;
+    let mut record = record;
+    let body = match record.get_mut(&cfg.text_field) {
+        Some(Value::String(s)) if movable => std::mem::take(s),
         Some(Value::String(s)) => s.clone(),
         Some(other) => {
             let kind = match other {
@@ -233,10 +246,48 @@ pub fn parse_line(
             )
         }
     };
-    let id = match record.get(&cfg.id_field) {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
-    };
     Sample::new(id, record, body, file.clone(), raw.line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(line: &str) -> RawLine {
+        RawLine {
+            line: 1,
+            bytes: line.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn text_moves_out_of_the_record_unless_another_setting_reads_it() {
+        let file: Arc<str> = "in.jsonl".into();
+        let line = raw(r#"{"id":"a","text":"Ndi matsheloni.","prompt":"Ṱalutshedza"}"#);
+        let cfg = CurateConfig::default();
+        let s = parse_line(&file, &line, InputFormat::Jsonl, &cfg);
+        assert_eq!(s.original_text, "Ndi matsheloni.");
+        assert_eq!(s.record["text"], Value::String(String::new()));
+        assert_eq!(s.id, "a");
+        // The text field is also the prompt's: it stays where the prompt lookup finds it.
+        let cfg = CurateConfig {
+            text_field: "prompt".into(),
+            ..CurateConfig::default()
+        };
+        let s = parse_line(&file, &line, InputFormat::Jsonl, &cfg);
+        assert_eq!(s.original_text, "Ṱalutshedza");
+        assert_eq!(s.record["prompt"], Value::String("Ṱalutshedza".into()));
+        assert_eq!(
+            prompt_of(&s.record, &cfg.prompt_field).as_deref(),
+            Some("Ṱalutshedza")
+        );
+        // The text field is also the id's: the id is read first, the text stays.
+        let cfg = CurateConfig {
+            text_field: "id".into(),
+            ..CurateConfig::default()
+        };
+        let s = parse_line(&file, &line, InputFormat::Jsonl, &cfg);
+        assert_eq!((s.id.as_str(), s.original_text.as_str()), ("a", "a"));
+        assert_eq!(s.record["id"], Value::String("a".into()));
+    }
 }

@@ -109,7 +109,9 @@ pub struct Sample {
     pub id: String,
     /// Whether the id was derived from the content (the record had none).
     pub id_generated: bool,
-    /// The input record's fields, untouched (plain text: just the text field).
+    /// The input record's fields, untouched but for the text field, whose string may have been
+    /// moved out into `original_text` (an empty string left in its place; the output writes
+    /// `text` there). Plain text: just the text field.
     pub record: Map<String, Value>,
     /// The text as read.
     pub original_text: String,
