@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{read_text, sha256_hex, CorpusFile, HoldoutRule};
 use super::features::{normalise, Extractor};
-use super::model::LidModel;
+use super::model::{argmax, LidModel};
 use super::wordlists::WordLists;
 use super::{LidError, Result};
 use crate::types::{LangScore, LanguageIdentifier};
@@ -406,35 +406,12 @@ impl FusedLid {
         restrict: Option<&[String]>,
         ex: &mut Extractor,
     ) -> Vec<LangScore> {
-        let idx: Option<Vec<usize>> = restrict.map(|r| {
-            let mut v: Vec<usize> = r
-                .iter()
-                .filter_map(|l| self.model.langs().binary_search(l).ok())
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        });
+        let idx: Option<Vec<usize>> = restrict.map(|r| self.model.label_indices(r));
         let Some((scores, n)) = self.fused(text, idx.as_deref(), ex) else {
             return Vec::new();
         };
         self.model.rank(&scores, n, restrict)
     }
-}
-
-/// Index of the highest score among `restrict` (all when `None`); the first on ties.
-fn argmax(s: &[f32], restrict: Option<&[usize]>) -> Option<usize> {
-    let mut best: Option<(usize, f32)> = None;
-    let mut consider = |i: usize| {
-        if best.is_none_or(|(_, b)| s[i] > b) {
-            best = Some((i, s[i]));
-        }
-    };
-    match restrict {
-        Some(r) => r.iter().for_each(|&i| consider(i)),
-        None => (0..s.len()).for_each(consider),
-    }
-    best.map(|(i, _)| i)
 }
 
 impl LanguageIdentifier for FusedLid {

@@ -426,15 +426,7 @@ impl LidModel {
         restrict: Option<&[String]>,
     ) -> Vec<LangScore> {
         let allowed: Vec<usize> = match restrict {
-            Some(r) => {
-                let mut v: Vec<usize> = r
-                    .iter()
-                    .filter_map(|l| self.langs.binary_search(l).ok())
-                    .collect();
-                v.sort_unstable();
-                v.dedup();
-                v
-            }
+            Some(r) => self.label_indices(r),
             None => (0..self.langs.len()).collect(),
         };
         if allowed.is_empty() {
@@ -481,18 +473,18 @@ impl LidModel {
         ex: &mut Extractor,
     ) -> Option<usize> {
         let raw = self.raw(&normalise(text), ex)?;
-        let mut best: Option<(usize, f32)> = None;
-        let mut consider = |i: usize| {
-            let s = raw.scores[i];
-            if best.is_none_or(|(_, b)| s > b) {
-                best = Some((i, s));
-            }
-        };
-        match restrict {
-            Some(r) => r.iter().for_each(|&i| consider(i)),
-            None => (0..self.langs.len()).for_each(consider),
-        }
-        best.map(|(i, _)| i)
+        argmax(&raw.scores, restrict)
+    }
+
+    /// Indices of label codes, sorted and without repeats; codes the model lacks are ignored.
+    pub(crate) fn label_indices(&self, codes: &[String]) -> Vec<usize> {
+        let mut v: Vec<usize> = codes
+            .iter()
+            .filter_map(|l| self.langs.binary_search(l).ok())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     /// Replace the fitted temperature and length exponent (tests of calibrated-scale logic on
@@ -1049,6 +1041,21 @@ fn assemble(
     let bytes = model.to_bytes()?;
     model.id = format!("{}@{}", cfg.name, &sha256_hex(&bytes)[..16]);
     Ok(model)
+}
+
+/// Index of the highest score among `restrict` (all when `None`); the first on ties.
+pub(crate) fn argmax(scores: &[f32], restrict: Option<&[usize]>) -> Option<usize> {
+    let mut best: Option<(usize, f32)> = None;
+    let mut consider = |i: usize| {
+        if best.is_none_or(|(_, b)| scores[i] > b) {
+            best = Some((i, scores[i]));
+        }
+    };
+    match restrict {
+        Some(r) => r.iter().for_each(|&i| consider(i)),
+        None => (0..scores.len()).for_each(consider),
+    }
+    best.map(|(i, _)| i)
 }
 
 #[cfg(test)]
