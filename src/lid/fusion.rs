@@ -372,8 +372,7 @@ impl FusedLid {
             if self.tables.groups[g].lambda > 0.0 {
                 // The raw scores are over-confident by the calibration divisor `T * n^g`; the
                 // word-list evidence joins them at the same scale.
-                let meta = self.model.meta();
-                let t = meta.temperature * (n as f64).powf(meta.length_exponent);
+                let t = self.model.calibration_divisor(n);
                 for (&i, a) in self.members[g].iter().zip(self.adjustment(g, &norm)) {
                     scores[i] += (a * t) as f32;
                 }

@@ -432,7 +432,7 @@ impl LidModel {
         if allowed.is_empty() {
             return Vec::new();
         }
-        let t = self.meta.temperature * (n as f64).powf(self.meta.length_exponent);
+        let t = self.calibration_divisor(n);
         let m = allowed
             .iter()
             .map(|&i| f64::from(scores[i]))
@@ -474,6 +474,12 @@ impl LidModel {
     ) -> Option<usize> {
         let raw = self.raw(&normalise(text), ex)?;
         argmax(&raw.scores, restrict)
+    }
+
+    /// What raw scores of a text with `n` features are divided by before the softmax:
+    /// `temperature * n^length_exponent` (the fitted calibration).
+    pub(crate) fn calibration_divisor(&self, n: usize) -> f64 {
+        self.meta.temperature * (n as f64).powf(self.meta.length_exponent)
     }
 
     /// Indices of label codes, sorted and without repeats; codes the model lacks are ignored.
