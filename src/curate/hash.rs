@@ -64,9 +64,31 @@ pub fn combine(h: u64, next: u64) -> u64 {
 
 /// A 128-bit key of a text, from two independently seeded 64-bit hashes.
 pub fn key128(text: &str) -> u128 {
-    let a = hash64(text.as_bytes(), EXACT_SEED_A) as u128;
-    let b = hash64(text.as_bytes(), EXACT_SEED_B) as u128;
-    (a << 64) | b
+    let (a, b) = hash64_pair(text.as_bytes(), EXACT_SEED_A, EXACT_SEED_B);
+    ((a as u128) << 64) | b as u128
+}
+
+/// `(hash64(bytes, seed_a), hash64(bytes, seed_b))` in one pass over the bytes.
+fn hash64_pair(bytes: &[u8], seed_a: u64, seed_b: u64) -> (u64, u64) {
+    let len = (bytes.len() as u64).wrapping_mul(K);
+    let (mut a, mut b) = (seed_a ^ len, seed_b ^ len);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = mix64(u64::from_le_bytes([
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+        ]));
+        a = combine_mixed(a, w);
+        b = combine_mixed(b, w);
+    }
+    let rem = chunks.remainder();
+    if !rem.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rem.len()].copy_from_slice(rem);
+        let w = mix64(u64::from_le_bytes(buf));
+        a = combine_mixed(a, w);
+        b = combine_mixed(b, w);
+    }
+    (mix64(a), mix64(b))
 }
 
 /// A deterministic stream of 64-bit values (SplitMix64), for MinHash permutation parameters.
@@ -91,5 +113,16 @@ mod tests {
         assert_ne!(hash64(b"abc", 1), hash64(b"abc", 2));
         assert_ne!(hash64(b"abcdefgh", 0), hash64(b"abcdefgh\0", 0));
         assert_eq!(hash64(b"Vhathu", 7), hash64(b"Vhathu", 7));
+        // The exact key is the two seeded hashes, computed in one pass.
+        for t in [
+            "",
+            "a",
+            "Vhathu",
+            "Vhathu vhoṱhe vha bebwa vhe vhadzivhuluwa",
+        ] {
+            let two = ((hash64(t.as_bytes(), EXACT_SEED_A) as u128) << 64)
+                | hash64(t.as_bytes(), EXACT_SEED_B) as u128;
+            assert_eq!(key128(t), two, "{t:?}");
+        }
     }
 }

@@ -35,6 +35,7 @@ pub mod normalize;
 pub mod profiles;
 pub mod quality;
 pub mod runner;
+pub mod scoremap;
 
 use std::hash::{BuildHasher, Hasher};
 

@@ -191,38 +191,73 @@ pub fn is_folded(text: &str) -> bool {
     let mut run = 0u8;
     let mut i = 0usize;
     while i < bytes.len() {
-        let b = bytes[i];
-        if b < 0x80 {
-            match b {
-                b' ' => {
-                    if i == 0 || run != 0 {
-                        return false;
-                    }
-                    run = 1;
+        match FOLD_CLASS[bytes[i] as usize] {
+            KEPT => run = 0,
+            SPACE => {
+                if i == 0 || run != 0 {
+                    return false;
                 }
-                b'\n' => {
-                    if i == 0 || run == 1 || run == 3 {
-                        return false;
-                    }
-                    run = if run == 0 { 2 } else { 3 };
-                }
-                0..=0x1f | 0x7f => return false,
-                _ => run = 0,
+                run = 1;
             }
-            i += 1;
-            continue;
+            NEWLINE => {
+                if i == 0 || run == 1 || run == 3 {
+                    return false;
+                }
+                run = if run == 0 { 2 } else { 3 };
+            }
+            LEAD => {
+                // A character that may be whitespace, a C1 control or zero-width junk.
+                let Some(c) = text[i..].chars().next() else {
+                    return false;
+                };
+                if ('\u{80}'..='\u{9f}').contains(&c)
+                    || chars::is_whitespace(c)
+                    || is_zero_width_junk(c)
+                {
+                    return false;
+                }
+                run = 0;
+                i += c.len_utf8();
+                continue;
+            }
+            _ => return false,
         }
-        let Some(c) = text[i..].chars().next() else {
-            return false;
-        };
-        if ('\u{80}'..='\u{9f}').contains(&c) || chars::is_whitespace(c) || is_zero_width_junk(c) {
-            return false;
-        }
-        run = 0;
-        i += c.len_utf8();
+        i += 1;
     }
     run == 0
 }
+
+/// [`FOLD_CLASS`]: a byte that is, or is part of, a kept character.
+const KEPT: u8 = 0;
+/// [`FOLD_CLASS`]: a space.
+const SPACE: u8 = 1;
+/// [`FOLD_CLASS`]: a newline.
+const NEWLINE: u8 = 2;
+/// [`FOLD_CLASS`]: an ASCII control character other than the newline (never kept).
+const CONTROL: u8 = 3;
+/// [`FOLD_CLASS`]: the first byte of the encodings of every non-ASCII character folding removes
+/// or rewrites (U+0080-U+00A0 and U+00AD: `C2`; U+1680: `E1`; U+2000-U+2060: `E2`; U+3000:
+/// `E3`; U+FEFF: `EF`), and of others, which are checked one by one.
+const LEAD: u8 = 4;
+
+/// The class of each byte for [`is_folded`].
+static FOLD_CLASS: [u8; 256] = {
+    let mut t = [KEPT; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = CONTROL;
+        b += 1;
+    }
+    t[0x7f] = CONTROL;
+    t[b' ' as usize] = SPACE;
+    t[b'\n' as usize] = NEWLINE;
+    t[0xc2] = LEAD;
+    t[0xe1] = LEAD;
+    t[0xe2] = LEAD;
+    t[0xe3] = LEAD;
+    t[0xef] = LEAD;
+    t
+};
 
 /// The text with every chat marker replaced by a newline; `None` when it holds none.
 fn strip_markers(text: &str, markers: &[String]) -> Option<String> {
@@ -290,10 +325,15 @@ fn pass<'a>(text: &'a str, cfg: &NormalizeConfig) -> Cow<'a, str> {
 /// Normalise a text: NFC, chat-artefact removal (when enabled) and whitespace folding, repeated to
 /// a fixed point so that the result is idempotent.
 pub fn normalize_text(text: &str, cfg: &NormalizeConfig) -> String {
+    normalize_cow(text, cfg).into_owned()
+}
+
+/// [`normalize_text`], borrowed when `text` is normal already (then nothing is copied).
+pub fn normalize_cow<'a>(text: &'a str, cfg: &NormalizeConfig) -> Cow<'a, str> {
     let mut cur = match pass(text, cfg) {
         // `text` is a fixed point already.
-        Cow::Borrowed(_) => return text.to_string(),
-        Cow::Owned(s) if s == text => return s,
+        Cow::Borrowed(_) => return Cow::Borrowed(text),
+        Cow::Owned(s) if s == text => return Cow::Borrowed(text),
         Cow::Owned(s) => s,
     };
     for _ in 0..16 {
@@ -307,7 +347,11 @@ pub fn normalize_text(text: &str, cfg: &NormalizeConfig) -> String {
             }
         }
     }
-    cur
+    if cur == text {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(cur)
+    }
 }
 
 /// If `text` starts with `prompt` (both normalised), the rest of the text, normalised again.
@@ -382,6 +426,36 @@ pub fn trim_to_sentence(text: &str) -> Result<Option<String>, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `is_folded` says whether folding leaves the text as it is, for every code point in
+    /// every position that matters.
+    #[test]
+    fn is_folded_as_folding_says() {
+        for cp in 0..=0x10ffffu32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            for t in [
+                format!("{c}"),
+                format!("a{c}b"),
+                format!("a {c}b"),
+                format!("a{c} b"),
+                format!("a\n{c}\nb"),
+                format!("ḓ{c}ṱ"),
+            ] {
+                assert_eq!(
+                    is_folded(&t),
+                    fold_whitespace(&t) == t,
+                    "U+{cp:04X} in {t:?}"
+                );
+            }
+        }
+        for t in [
+            "", " ", "a  b", "a\n\nb", "a\n\n\nb", "a \nb", "a\n b", "a ", "\na",
+        ] {
+            assert_eq!(is_folded(t), fold_whitespace(t) == t, "{t:?}");
+        }
+    }
 
     #[test]
     fn folds_whitespace() {

@@ -16,6 +16,7 @@ use super::chars;
 use super::hash::{combine_mixed, hash64, mix64, TOKEN_SEED};
 use super::profiles::Profile;
 use super::runner::{annotation_key, Annotator, Filter, Reject, Sample, Scores};
+use super::IdBuild;
 
 /// Stage name of the quality annotations and filters.
 pub const STAGE: &str = "quality";
@@ -179,6 +180,9 @@ pub struct QualityContext {
     letter_clusters: HashSet<String, FixedState>,
     ascii_letters: u128,
     stopwords: HashSet<String, FixedState>,
+    /// `hash64(word, TOKEN_SEED)` of each stopword: a word whose hash is not here is no
+    /// stopword (one lookup of a hash already computed; a hit is confirmed in `stopwords`).
+    stop_hashes: HashSet<u64, IdBuild>,
     /// The most characters in a (lower-cased) stopword: lower-casing never shortens a word in
     /// characters, so longer words are never stopwords.
     stopword_max_chars: usize,
@@ -227,6 +231,10 @@ impl QualityContext {
             .map(|w| w.chars().count())
             .max()
             .unwrap_or(0);
+        let stop_hashes = stopwords
+            .iter()
+            .map(|w| hash64(w.as_bytes(), TOKEN_SEED))
+            .collect();
         let mut stopword_firsts = HashSet::with_hasher(fixed_state());
         stopword_firsts.extend(stopwords.iter().filter_map(|w| w.chars().next()));
         Self {
@@ -235,6 +243,7 @@ impl QualityContext {
             letter_clusters,
             ascii_letters,
             stopwords,
+            stop_hashes,
             stopword_max_chars,
             stopword_firsts,
         }
@@ -316,8 +325,7 @@ impl QualityContext {
         m.avg_word_length = ratio(word_len_sum, hashes.len());
         m.alpha_words_ratio = ratio(alpha, tokens);
         m.stop_words = stop;
-        let symbols =
-            text.matches('#').count() + text.matches("...").count() + text.matches('…').count();
+        let symbols = symbol_count(text);
         m.symbol_word_ratio = ratio(symbols, tokens);
         m.punctuation_ratio = ratio(cs.punct, cs.nonspace);
         m.charset_purity = if cs.letters == 0 {
@@ -430,7 +438,8 @@ impl QualityContext {
         stop: &mut usize,
         lower: &mut String,
     ) {
-        hashes.push(hash64(w.as_bytes(), TOKEN_SEED));
+        let h = hash64(w.as_bytes(), TOKEN_SEED);
+        hashes.push(h);
         lens.push(n_chars);
         if !self.stopwords.is_empty() && n_chars <= self.stopword_max_chars {
             if w.chars().all(|c| {
@@ -441,7 +450,7 @@ impl QualityContext {
                 }
             }) {
                 // Its own lower case.
-                if self.stopwords.contains(w) {
+                if self.stop_hashes.contains(&h) && self.stopwords.contains(w) {
                     *stop += 1;
                 }
                 return;
@@ -461,7 +470,11 @@ impl QualityContext {
             for c in cs {
                 chars::push_lower(lower, c);
             }
-            if self.stopwords.contains(lower.as_str()) {
+            if self
+                .stop_hashes
+                .contains(&hash64(lower.as_bytes(), TOKEN_SEED))
+                && self.stopwords.contains(lower.as_str())
+            {
                 *stop += 1;
             }
         }
@@ -581,6 +594,29 @@ impl QualityContext {
             }
         }
     }
+}
+
+/// `#` signs, ellipses `...` (non-overlapping, left to right) and `…` in `text`, in one pass:
+/// `text.matches('#').count() + text.matches("...").count() + text.matches('…').count()`.
+fn symbol_count(text: &str) -> usize {
+    const ELLIPSIS: &[u8] = "…".as_bytes();
+    let b = text.as_bytes();
+    let mut n = 0usize;
+    // Where the next `...` may start (matches do not overlap).
+    let mut dots_from = 0usize;
+    for i in memchr::memchr3_iter(b'#', b'.', ELLIPSIS[0], b) {
+        match b[i] {
+            b'#' => n += 1,
+            b'.' => {
+                if i >= dots_from && b[i..].starts_with(b"...") {
+                    n += 1;
+                    dots_from = i + 3;
+                }
+            }
+            _ => n += b[i..].starts_with(ELLIPSIS) as usize,
+        }
+    }
+    n
 }
 
 /// Punctuation and character-set counts.
@@ -784,7 +820,7 @@ impl QualityAnnotator {
         // each of its entries in order, the place of the value in `to_annotations`.
         let m = ctx.metrics("");
         let sizes = m.gram_sizes().collect();
-        let mut template = BTreeMap::new();
+        let mut template = Scores::new();
         let mut place = BTreeMap::new();
         for (i, (k, _)) in m.to_annotations().into_iter().enumerate() {
             template.insert(annotation_key(&k), Value::Null);
@@ -816,7 +852,7 @@ impl Annotator for QualityAnnotator {
             sample.annotations.insert(Cow::Borrowed(STAGE), scores);
             return;
         }
-        let scores = sample.annotations.entry(Cow::Borrowed(STAGE)).or_default();
+        let scores = sample.annotations.get_or_default(Cow::Borrowed(STAGE));
         for (k, v) in m.to_annotations() {
             scores.insert(Cow::Owned(k), v);
         }
@@ -1419,6 +1455,29 @@ mod tests {
     use super::*;
     use crate::curate::profiles::shipped_profile;
     use proptest::prelude::*;
+
+    #[test]
+    fn symbols_in_one_pass() {
+        for t in [
+            "",
+            "#",
+            "...",
+            "....",
+            ".....",
+            "......",
+            "a...b...c",
+            "…",
+            "#…#...…",
+            ". . .",
+            "ḓ…ṱ",
+            "\u{2026}\u{2025}",
+            "..#..",
+            "e\u{2026}.",
+        ] {
+            let want = t.matches('#').count() + t.matches("...").count() + t.matches('…').count();
+            assert_eq!(symbol_count(t), want, "{t:?}");
+        }
+    }
 
     #[test]
     fn gopher_repetition() {

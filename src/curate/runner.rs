@@ -25,7 +25,7 @@ use super::hash::{hash64, key128};
 use super::input::{self, detect_format, io_err, parse_line, InputFormat, LineReader, RawLine};
 use super::leak::{LeakConfig, LeakIndex};
 use super::normalize::{
-    normalize_text, strip_prompt_echo, trim_to_sentence, NormalizeConfig, TrimMode,
+    normalize_cow, normalize_text, strip_prompt_echo, trim_to_sentence, NormalizeConfig, TrimMode,
 };
 use super::profiles::{resolve_profile, Profile};
 use super::quality::{QualityAnnotator, QualityCheck, QualityFilter};
@@ -53,12 +53,11 @@ const NEAR: usize = 6;
 /// Lines read and processed together (memory is bounded by this, plus the indexes).
 pub const CHUNK_LINES: usize = 8192;
 
-/// A stage name or score name in [`Sample::annotations`]: borrowed for the names the stages
-/// know in advance (so that annotating a sample allocates no keys), owned otherwise.
-pub type AnnotationKey = Cow<'static, str>;
+pub use super::scoremap::AnnotationKey;
+use super::scoremap::ScoreMap;
 
 /// One stage's scores, by name.
-pub type Scores = BTreeMap<AnnotationKey, Value>;
+pub type Scores = ScoreMap<Value>;
 
 /// The name as a borrowed [`AnnotationKey`]: each distinct name is stored once for the life of
 /// the process (for names made at run time, like `dup_5_gram_frac`, whose number is bounded by
@@ -113,16 +112,18 @@ pub struct Sample {
     /// moved out into `original_text` (an empty string left in its place; the output writes
     /// `text` there). Plain text: just the text field.
     pub record: Map<String, Value>,
-    /// The text as read.
-    pub original_text: String,
-    /// The text after normalisation (what later stages see and what is written).
+    /// The text as read, when normalisation changed it (`None`: [`Sample::text`] is the text
+    /// as read; see [`Sample::original`]).
+    pub original_text: Option<String>,
+    /// The text after normalisation (what later stages see and what is written); before it,
+    /// the text as read.
     pub text: String,
     /// Input file.
     pub file: Arc<str>,
     /// 1-based line in the input file.
     pub line: usize,
     /// Scores, per stage.
-    pub annotations: BTreeMap<AnnotationKey, Scores>,
+    pub annotations: ScoreMap<Scores>,
     /// Set when a stage dropped the sample.
     pub reject: Option<Reject>,
     /// For lines that are not valid records: the line as read.
@@ -142,11 +143,11 @@ impl Sample {
             id,
             id_generated: false,
             record,
-            original_text: text.clone(),
+            original_text: None,
             text,
             file,
             line,
-            annotations: BTreeMap::new(),
+            annotations: ScoreMap::new(),
             reject: None,
             raw_line: None,
         }
@@ -167,6 +168,11 @@ impl Sample {
         s
     }
 
+    /// The text as read.
+    pub fn original(&self) -> &str {
+        self.original_text.as_deref().unwrap_or(&self.text)
+    }
+
     /// Whether no stage dropped it.
     pub fn is_kept(&self) -> bool {
         self.reject.is_none()
@@ -180,8 +186,7 @@ impl Sample {
         value: impl Into<Value>,
     ) {
         self.annotations
-            .entry(Cow::Borrowed(stage))
-            .or_default()
+            .get_or_default(Cow::Borrowed(stage))
             .insert(key.into(), value.into());
     }
 
@@ -220,11 +225,8 @@ impl Sample {
             curation.insert("id_generated".into(), Value::Bool(true));
             out.insert(cfg.id_field.clone(), Value::String(self.id.clone()));
         }
-        if self.text != self.original_text {
-            curation.insert(
-                "original_text".into(),
-                Value::String(self.original_text.clone()),
-            );
+        if let Some(original) = &self.original_text {
+            curation.insert("original_text".into(), Value::String(original.clone()));
         }
         for (k, v) in &self.record {
             if k == "annotations" || k == "curation" || (self.id_generated && *k == cfg.id_field) {
@@ -330,8 +332,8 @@ impl Serialize for OutCuration<'_> {
         if s.id_generated {
             m.serialize_entry("id_generated", &true)?;
         }
-        if s.text != s.original_text {
-            m.serialize_entry("original_text", &s.original_text)?;
+        if let Some(original) = &s.original_text {
+            m.serialize_entry("original_text", original)?;
         }
         m.end()
     }
@@ -583,13 +585,18 @@ impl Normalizer for StandardNormalizer {
 
     fn normalize(&self, s: &mut Sample) -> Option<Reject> {
         let stage = STAGES[NORMALIZE];
-        let mut t = normalize_text(&s.original_text, &self.cfg);
+        // Always from the text as read (normalising twice gives the same result).
+        let original = match s.original_text.take() {
+            Some(o) => o,
+            None => std::mem::take(&mut s.text),
+        };
+        let mut t: Cow<'_, str> = normalize_cow(&original, &self.cfg);
         if self.cfg.strip_prompt_echo {
             if let Some(p) = input::prompt_of(&s.record, &self.prompt_field) {
                 if let Some(rest) =
                     strip_prompt_echo(&t, &p, self.cfg.min_echo_graphemes, &self.cfg)
                 {
-                    t = rest;
+                    t = Cow::Owned(rest);
                     s.annotate(stage, "prompt_echo_removed", true);
                 }
             }
@@ -599,17 +606,16 @@ impl Normalizer for StandardNormalizer {
             TrimMode::Never => false,
             TrimMode::Auto => input::str_field(&s.record, &self.finish_field) == Some("length"),
         };
-        let changed = t != s.original_text;
+        let mut reject = None;
         if trim && !t.is_empty() {
             match trim_to_sentence(&t) {
                 Ok(None) => {}
                 Ok(Some(x)) => {
-                    t = x;
+                    t = Cow::Owned(x);
                     s.annotate(stage, "trimmed_to_sentence", true);
                 }
                 Err(()) => {
-                    s.text = t;
-                    return Some(Reject::new(
+                    reject = Some(Reject::new(
                         stage,
                         "no_complete_sentence",
                         "cut at the token limit and holds no complete sentence",
@@ -617,16 +623,25 @@ impl Normalizer for StandardNormalizer {
                 }
             }
         }
-        s.annotate(stage, "changed", changed || t != s.original_text);
-        s.text = t;
-        if s.text.is_empty() {
-            return Some(Reject::new(
+        let changed = *t != *original;
+        if reject.is_none() {
+            s.annotate(stage, "changed", changed);
+        }
+        if changed {
+            s.text = t.into_owned();
+            s.original_text = Some(original);
+        } else {
+            drop(t);
+            s.text = original;
+        }
+        if reject.is_none() && s.text.is_empty() {
+            reject = Some(Reject::new(
                 stage,
                 "empty",
                 "nothing left after normalisation",
             ));
         }
-        None
+        reject
     }
 }
 
@@ -1151,8 +1166,10 @@ impl Curator {
         let kept_path = out_dir.join("samples.jsonl");
         let rej_path = out_dir.join("rejects.jsonl");
         let open = |p: &Path| -> Result<BufWriter<File>, CurateError> {
+            // Runs of serialised lines larger than the buffer (most runs of kept samples) go
+            // to the file without being copied into it first.
             Ok(BufWriter::with_capacity(
-                1 << 20,
+                1 << 18,
                 File::create(p).map_err(|e| io_err(p, e))?,
             ))
         };
@@ -1254,7 +1271,7 @@ impl Curator {
             .map(|raw| {
                 let mut s = parse_line(file, &raw, fmt, cfg);
                 if s.raw_line.is_none() && s.id.is_empty() {
-                    s.id = content_id(&s.original_text);
+                    s.id = content_id(s.original());
                     s.id_generated = true;
                 }
                 s
