@@ -186,45 +186,178 @@ pub fn fold_whitespace(text: &str) -> String {
 /// it. A run holding anything else (a tab, a CR, a no-break space, a control character...) is
 /// rewritten or dropped.
 pub fn is_folded(text: &str) -> bool {
+    if text.is_empty() {
+        return true;
+    }
     let bytes = text.as_bytes();
-    // Current run of whitespace: 0 none, 1 one space, 2 one newline, 3 two newlines.
-    let mut run = 0u8;
+    // Current run of whitespace: 0 none, 1 one space, 2 one newline, 3 two newlines. The text
+    // starts as if after a space, so that a space or newline first is refused.
+    let mut run = 1u8;
     let mut i = 0usize;
     while i < bytes.len() {
+        if let Some(block) = bytes.get(i..i + FOLD_BLOCK) {
+            if let Some(next) = fold_block(block, run) {
+                run = next;
+                i += FOLD_BLOCK;
+                continue;
+            }
+        }
+        // A block holding a character to look at (or the tail): byte by byte, up to the end
+        // of the block or past it to the end of a character.
+        let end = (i + FOLD_BLOCK).min(bytes.len());
+        match fold_scalar(text, i, end, run) {
+            Some((j, r)) => {
+                i = j;
+                run = r;
+            }
+            None => return false,
+        }
+    }
+    run == 0
+}
+
+/// Bytes per block of [`fold_block`].
+const FOLD_BLOCK: usize = 64;
+
+/// [`is_folded`] over `text[i..]` up to `end` (or to the end of the character that straddles
+/// it), from run state `run`: the position reached and the run state there, `None` when the text
+/// is not folded.
+fn fold_scalar(text: &str, mut i: usize, end: usize, mut run: u8) -> Option<(usize, u8)> {
+    let bytes = text.as_bytes();
+    while i < end {
         match FOLD_CLASS[bytes[i] as usize] {
             KEPT => run = 0,
             SPACE => {
-                if i == 0 || run != 0 {
-                    return false;
+                if run != 0 {
+                    return None;
                 }
                 run = 1;
             }
             NEWLINE => {
-                if i == 0 || run == 1 || run == 3 {
-                    return false;
+                if run == 1 || run == 3 {
+                    return None;
                 }
                 run = if run == 0 { 2 } else { 3 };
             }
             LEAD => {
                 // A character that may be whitespace, a C1 control or zero-width junk.
-                let Some(c) = text[i..].chars().next() else {
-                    return false;
-                };
+                let c = text.get(i..)?.chars().next()?;
                 if ('\u{80}'..='\u{9f}').contains(&c)
                     || chars::is_whitespace(c)
                     || is_zero_width_junk(c)
                 {
-                    return false;
+                    return None;
                 }
                 run = 0;
                 i += c.len_utf8();
                 continue;
             }
-            _ => return false,
+            _ => return None,
         }
         i += 1;
     }
-    run == 0
+    Some((i, run))
+}
+
+/// [`is_folded`] over a block of [`FOLD_BLOCK`] bytes from run state `run`, with bit masks: the
+/// run state at its end when the block holds only kept bytes, spaces and newlines and they are
+/// folded; `None` when it holds anything else (a control byte or the first byte of a character
+/// to look at: [`fold_scalar`] decides) or a run that is not folded.
+#[inline]
+fn fold_block(block: &[u8], run: u8) -> Option<u8> {
+    let (sp, nl, other) = block_masks(block);
+    if other != 0 {
+        return None;
+    }
+    let ws = sp | nl;
+    // Bit j of `x_before`: byte j-1 is an x (for j = 0, the state says).
+    let ws_before = (ws << 1) | (run != 0) as u64;
+    let sp_before = (sp << 1) | (run == 1) as u64;
+    let nl_before = (nl << 1) | (run >= 2) as u64;
+    let nl_before2 = (nl << 2) | (((run >= 2) as u64) << 1) | (run == 3) as u64;
+    if sp & ws_before != 0 || nl & sp_before != 0 || nl & nl_before & nl_before2 != 0 {
+        return None;
+    }
+    let last = FOLD_BLOCK - 1;
+    Some(if sp >> last & 1 == 1 {
+        1
+    } else if nl >> last & 1 == 1 {
+        if nl >> (last - 1) & 1 == 1 {
+            3
+        } else {
+            2
+        }
+    } else {
+        0
+    })
+}
+
+/// For a block of [`FOLD_BLOCK`] bytes: the masks of its spaces, its newlines, and its bytes of
+/// classes other than [`KEPT`], [`SPACE`] and [`NEWLINE`] (bit j for byte j).
+#[inline]
+fn block_masks(block: &[u8]) -> (u64, u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            return unsafe { block_masks_avx2(block) };
+        }
+    }
+    block_masks_table(block)
+}
+
+/// [`block_masks`] from [`FOLD_CLASS`], byte by byte (any CPU).
+fn block_masks_table(block: &[u8]) -> (u64, u64, u64) {
+    let (mut sp, mut nl, mut other) = (0u64, 0u64, 0u64);
+    for (j, &b) in block.iter().enumerate().take(FOLD_BLOCK) {
+        match FOLD_CLASS[b as usize] {
+            KEPT => {}
+            SPACE => sp |= 1 << j,
+            NEWLINE => nl |= 1 << j,
+            _ => other |= 1 << j,
+        }
+    }
+    (sp, nl, other)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn block_masks_avx2(block: &[u8]) -> (u64, u64, u64) {
+    use std::arch::x86_64::*;
+    assert!(block.len() >= FOLD_BLOCK);
+    let mask = |v: __m256i| -> (u32, u32, u32) {
+        let eq = |b: u8| _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8));
+        let sp = eq(b' ');
+        let nl = eq(b'\n');
+        // Bytes up to 0x1f (unsigned): min(v, 0x1f) == v.
+        let low = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
+        let other = _mm256_or_si256(
+            _mm256_andnot_si256(nl, low),
+            _mm256_or_si256(
+                _mm256_or_si256(eq(0x7f), eq(0xc2)),
+                _mm256_or_si256(
+                    _mm256_or_si256(eq(0xe1), eq(0xe2)),
+                    _mm256_or_si256(eq(0xe3), eq(0xef)),
+                ),
+            ),
+        );
+        (
+            _mm256_movemask_epi8(sp) as u32,
+            _mm256_movemask_epi8(nl) as u32,
+            _mm256_movemask_epi8(other) as u32,
+        )
+    };
+    // SAFETY: the block holds at least 64 bytes (asserted); unaligned loads.
+    let (lo, hi) = unsafe {
+        (
+            _mm256_loadu_si256(block.as_ptr() as *const __m256i),
+            _mm256_loadu_si256(block.as_ptr().add(32) as *const __m256i),
+        )
+    };
+    let (s0, n0, o0) = mask(lo);
+    let (s1, n1, o1) = mask(hi);
+    let join = |a: u32, b: u32| a as u64 | (b as u64) << 32;
+    (join(s0, s1), join(n0, n1), join(o0, o1))
 }
 
 /// [`FOLD_CLASS`]: a byte that is, or is part of, a kept character.
@@ -454,6 +587,51 @@ mod tests {
             "", " ", "a  b", "a\n\nb", "a\n\n\nb", "a \nb", "a\n b", "a ", "\na",
         ] {
             assert_eq!(is_folded(t), fold_whitespace(t) == t, "{t:?}");
+        }
+    }
+
+    /// The vector masks are the table's, for every byte value in every position.
+    #[test]
+    fn block_masks_match_the_table() {
+        for b in 0..=255u8 {
+            for pos in 0..FOLD_BLOCK {
+                let mut block = [b'a'; FOLD_BLOCK];
+                block[pos] = b;
+                block[(pos + 7) % FOLD_BLOCK] = b' ';
+                block[(pos + 13) % FOLD_BLOCK] = b'\n';
+                assert_eq!(block_masks(&block), block_masks_table(&block), "{b:#x} at {pos}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Long texts (blocks of 64 bytes and the bytes between them), against folding itself:
+        /// words between separators that are mostly folded already, so both answers occur.
+        #[test]
+        fn is_folded_on_long_texts(
+            lead in 0usize..400,
+            parts in proptest::collection::vec((0usize..8, 0usize..400), 0..120),
+        ) {
+            const WORDS: [&str; 8] = ["a", "ab", "ḓ", "ṱa", "é’", "word", "x—", "abcdefghij"];
+            const BAD: [&str; 8] = ["  ", "\t", "\u{a0}", "\n\n\n", " \n", "\u{85}", "\u{2028}", "\u{7f}"];
+            let sep = |k: usize| match k {
+                0..380 => " ",
+                380..390 => "\n",
+                390..396 => "\n\n",
+                _ => BAD[k % 8],
+            };
+            let mut t = String::new();
+            if lead >= 390 {
+                t.push_str(sep(lead));
+            }
+            for &(w, k) in &parts {
+                t.push_str(WORDS[w]);
+                t.push_str(sep(k));
+            }
+            if lead % 2 == 0 && !t.is_empty() {
+                t.pop();
+            }
+            proptest::prop_assert_eq!(is_folded(&t), fold_whitespace(&t) == t, "{:?}", t);
         }
     }
 
