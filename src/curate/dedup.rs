@@ -116,6 +116,16 @@ pub fn unit_hashes(text: &str, unit: ShingleUnit) -> Vec<u64> {
     }
     LOWER.with(|buf| {
         let mut lower = buf.borrow_mut();
+        if unit == ShingleUnit::Word && !text.contains('Σ') {
+            // Lower-case token by token, not the whole text first (the same tokens: without a
+            // capital sigma lower-casing maps each character on its own, and no character
+            // lower-cases to a space or a newline).
+            let units = word_hashes_lowering(text, &mut lower);
+            if lower.capacity() > 1 << 20 {
+                *lower = String::new();
+            }
+            return units;
+        }
         chars::lowercase_into(text, &mut lower);
         let units = units_of(&lower, unit);
         if lower.capacity() > 1 << 20 {
@@ -195,6 +205,85 @@ fn word_hashes(s: &str) -> Vec<u64> {
         out.extend(s[r..].unicode_words().map(word_hash));
     }
     out
+}
+
+/// `word_hashes(&chars::to_lowercase(s))` for a text without a capital sigma (whose lower case
+/// depends on its neighbours), lower-casing only the tokens that need it, into `buf`.
+fn word_hashes_lowering(s: &str, buf: &mut String) -> Vec<u64> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len() / 6 + 1);
+    // Start of the stretch of tokens left to the segmenter.
+    let mut rest: Option<usize> = None;
+    let mut pos = 0usize;
+    while pos < b.len() {
+        let end = b[pos..]
+            .iter()
+            .position(|&x| x == b' ' || x == b'\n')
+            .map_or(b.len(), |k| pos + k);
+        if end > pos {
+            let tok = lower_token(&s[pos..end], buf);
+            match simple_word(tok) {
+                Some(word) => {
+                    let h = word.map(word_hash);
+                    if let Some(r) = rest.take() {
+                        out.extend(
+                            chars::to_lowercase(&s[r..pos])
+                                .unicode_words()
+                                .map(word_hash),
+                        );
+                    }
+                    if let Some(h) = h {
+                        out.push(h);
+                    }
+                }
+                None if rest.is_none() => {
+                    let after_space = pos > 0 && b[pos - 1] == b' ';
+                    if after_space
+                        && !tok
+                            .chars()
+                            .next()
+                            .is_some_and(|c| chars::has(c, chars::WORD_AFTER_SPACE))
+                    {
+                        // A mark or joiner right after a space: no boundary there; leave the
+                        // whole text to the segmenter.
+                        return chars::to_lowercase(s)
+                            .unicode_words()
+                            .map(word_hash)
+                            .collect();
+                    }
+                    rest = Some(pos);
+                }
+                None => {}
+            }
+        }
+        pos = end + 1;
+    }
+    if let Some(r) = rest {
+        out.extend(chars::to_lowercase(&s[r..]).unicode_words().map(word_hash));
+    }
+    out
+}
+
+/// The lower case of a token without a capital sigma: the token itself when it is its own
+/// lower case, else written into `buf`.
+#[inline]
+fn lower_token<'a>(tok: &'a str, buf: &'a mut String) -> &'a str {
+    let own = if tok.is_ascii() {
+        !tok.bytes().any(|c| c.is_ascii_uppercase())
+    } else {
+        tok.chars().all(|c| {
+            if c.is_ascii() {
+                !c.is_ascii_uppercase()
+            } else {
+                chars::has(c, chars::LOWER_SELF)
+            }
+        })
+    };
+    if own {
+        return tok;
+    }
+    chars::lowercase_into(tok, buf);
+    buf.as_str()
 }
 
 /// The word of a token made of [`chars::WORD_EDGE`] characters, a run of [`chars::WORD_CORE`]
@@ -583,6 +672,60 @@ mod tests {
             let lower = text.to_lowercase();
             let expect: Vec<u64> = lower.unicode_words().map(word_hash).collect();
             prop_assert_eq!(&word_hashes(&lower), &expect, "{:?}", lower);
+            prop_assert_eq!(&unit_hashes(&text, ShingleUnit::Word), &expect, "{:?}", text);
+        }
+    }
+
+    /// Word-like tokens in mixed case (capitals, titlecase, Venda letters, marks, punctuation),
+    /// between spaces and newlines; no capital sigma (the text as a whole is lower-cased then,
+    /// which `words_as_the_segmenter_finds_them` covers).
+    fn wordy_text() -> impl Strategy<Value = String> {
+        let tokens = vec![
+            "The",
+            "the",
+            "ḒA",
+            "ṱhi",
+            "Ṱhi",
+            "Hello,",
+            "(a)",
+            "İs",
+            "x\u{301}",
+            "\u{301}",
+            "ǅ",
+            "ΑΒΓ",
+            "Ωμέγα",
+            "ὈΔΥ",
+            "Привет",
+            "ẞ",
+            "K\u{212a}",
+            "«Word»",
+            "'tis",
+            "e.g.",
+            "a.b",
+            "1,5",
+            "#",
+            "…",
+            "-",
+            "ĲSSEL",
+            "ÅÉÎ",
+            "कषन",
+            "ｶﾞ",
+            "你好",
+        ];
+        let seps = vec![" ", " ", " ", "\n", "  ", "\n\n"];
+        prop::collection::vec(
+            (prop::sample::select(tokens), prop::sample::select(seps)),
+            0..40,
+        )
+        .prop_map(|v| v.into_iter().flat_map(|(t, s)| [t, s]).collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn words_of_wordy_text_as_the_segmenter_finds_them(text in wordy_text()) {
+            let expect: Vec<u64> = text.to_lowercase().unicode_words().map(word_hash).collect();
             prop_assert_eq!(&unit_hashes(&text, ShingleUnit::Word), &expect, "{:?}", text);
         }
     }

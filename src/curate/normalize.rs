@@ -599,7 +599,11 @@ mod tests {
                 block[pos] = b;
                 block[(pos + 7) % FOLD_BLOCK] = b' ';
                 block[(pos + 13) % FOLD_BLOCK] = b'\n';
-                assert_eq!(block_masks(&block), block_masks_table(&block), "{b:#x} at {pos}");
+                assert_eq!(
+                    block_masks(&block),
+                    block_masks_table(&block),
+                    "{b:#x} at {pos}"
+                );
             }
         }
     }
