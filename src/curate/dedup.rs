@@ -116,18 +116,15 @@ pub fn unit_hashes(text: &str, unit: ShingleUnit) -> Vec<u64> {
     }
     LOWER.with(|buf| {
         let mut lower = buf.borrow_mut();
-        if unit == ShingleUnit::Word && !text.contains('Σ') {
+        let units = if unit == ShingleUnit::Word && !text.contains('Σ') {
             // Lower-case token by token, not the whole text first (the same tokens: without a
             // capital sigma lower-casing maps each character on its own, and no character
             // lower-cases to a space or a newline).
-            let units = word_hashes_lowering(text, &mut lower);
-            if lower.capacity() > 1 << 20 {
-                *lower = String::new();
-            }
-            return units;
-        }
-        chars::lowercase_into(text, &mut lower);
-        let units = units_of(&lower, unit);
+            word_units(text, Some(&mut lower))
+        } else {
+            chars::lowercase_into(text, &mut lower);
+            units_of(&lower, unit)
+        };
         if lower.capacity() > 1 << 20 {
             // Do not keep a buffer for one huge text.
             *lower = String::new();
@@ -161,55 +158,14 @@ fn word_hash(w: &str) -> u64 {
 /// gives the same words because a word boundary always falls after a newline and after a space
 /// followed by a [`chars::WORD_AFTER_SPACE`] character, and no rule looks across a space.
 fn word_hashes(s: &str) -> Vec<u64> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len() / 6 + 1);
-    // Start of the stretch of tokens left to the segmenter.
-    let mut rest: Option<usize> = None;
-    let mut pos = 0usize;
-    while pos < b.len() {
-        let end = b[pos..]
-            .iter()
-            .position(|&x| x == b' ' || x == b'\n')
-            .map_or(b.len(), |k| pos + k);
-        if end > pos {
-            let tok = &s[pos..end];
-            match simple_word(tok) {
-                Some(word) => {
-                    if let Some(r) = rest.take() {
-                        out.extend(s[r..pos].unicode_words().map(word_hash));
-                    }
-                    if let Some(w) = word {
-                        out.push(word_hash(w));
-                    }
-                }
-                None if rest.is_none() => {
-                    let after_space = pos > 0 && b[pos - 1] == b' ';
-                    if after_space
-                        && !tok
-                            .chars()
-                            .next()
-                            .is_some_and(|c| chars::has(c, chars::WORD_AFTER_SPACE))
-                    {
-                        // A mark or joiner right after a space: no boundary there; leave the
-                        // whole text to the segmenter.
-                        return s.unicode_words().map(word_hash).collect();
-                    }
-                    rest = Some(pos);
-                }
-                None => {}
-            }
-        }
-        pos = end + 1;
-    }
-    if let Some(r) = rest {
-        out.extend(s[r..].unicode_words().map(word_hash));
-    }
-    out
+    word_units(s, None)
 }
 
-/// `word_hashes(&chars::to_lowercase(s))` for a text without a capital sigma (whose lower case
-/// depends on its neighbours), lower-casing only the tokens that need it, into `buf`.
-fn word_hashes_lowering(s: &str, buf: &mut String) -> Vec<u64> {
+/// [`word_hashes`] of `s`, or, with a buffer, of its lower case (`s` then without a capital
+/// sigma, whose lower case depends on its neighbours), lower-casing only the tokens that need it,
+/// into the buffer.
+fn word_units(s: &str, mut lower: Option<&mut String>) -> Vec<u64> {
+    let lowering = lower.is_some();
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len() / 6 + 1);
     // Start of the stretch of tokens left to the segmenter.
@@ -221,16 +177,15 @@ fn word_hashes_lowering(s: &str, buf: &mut String) -> Vec<u64> {
             .position(|&x| x == b' ' || x == b'\n')
             .map_or(b.len(), |k| pos + k);
         if end > pos {
-            let tok = lower_token(&s[pos..end], buf);
+            let tok = match lower.as_deref_mut() {
+                Some(buf) => lower_token(&s[pos..end], buf),
+                None => &s[pos..end],
+            };
             match simple_word(tok) {
                 Some(word) => {
                     let h = word.map(word_hash);
                     if let Some(r) = rest.take() {
-                        out.extend(
-                            chars::to_lowercase(&s[r..pos])
-                                .unicode_words()
-                                .map(word_hash),
-                        );
+                        segment_into(&mut out, &s[r..pos], lowering);
                     }
                     if let Some(h) = h {
                         out.push(h);
@@ -246,10 +201,9 @@ fn word_hashes_lowering(s: &str, buf: &mut String) -> Vec<u64> {
                     {
                         // A mark or joiner right after a space: no boundary there; leave the
                         // whole text to the segmenter.
-                        return chars::to_lowercase(s)
-                            .unicode_words()
-                            .map(word_hash)
-                            .collect();
+                        out.clear();
+                        segment_into(&mut out, s, lowering);
+                        return out;
                     }
                     rest = Some(pos);
                 }
@@ -259,9 +213,18 @@ fn word_hashes_lowering(s: &str, buf: &mut String) -> Vec<u64> {
         pos = end + 1;
     }
     if let Some(r) = rest {
-        out.extend(chars::to_lowercase(&s[r..]).unicode_words().map(word_hash));
+        segment_into(&mut out, &s[r..], lowering);
     }
     out
+}
+
+/// Append the hashes of the segmenter's words of `t` (of its lower case when `lowering`).
+fn segment_into(out: &mut Vec<u64>, t: &str, lowering: bool) {
+    if lowering {
+        out.extend(chars::to_lowercase(t).unicode_words().map(word_hash));
+    } else {
+        out.extend(t.unicode_words().map(word_hash));
+    }
 }
 
 /// The lower case of a token without a capital sigma: the token itself when it is its own
