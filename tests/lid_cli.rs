@@ -163,6 +163,9 @@ fn eval_on_a_labelled_file_and_gate() {
     assert_eq!(rep["confusion"]["ven"]["ven"], 1);
     assert!(rep["per_lang"]["zul"]["f1"].as_f64().unwrap() > 0.99);
     assert!(rep["by_length"]["20-50"].is_object());
+    // Every language right: its bootstrap F1 interval is the point 1.
+    assert_eq!(rep["f1_interval"]["ven"], serde_json::json!([1.0, 1.0]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("f1 95% CI"));
     // A wrong gold label fails the gate with exit 3.
     std::fs::write(
         &test,

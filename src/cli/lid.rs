@@ -635,7 +635,7 @@ fn print_report(rep: &EvalReport, shown: &[String]) {
         "texts {}  accuracy {:.4}  no opinion {}",
         rep.n, rep.accuracy, rep.no_opinion
     );
-    println!("lang  support  precision  recall  f1      top confusions");
+    println!("lang  support  precision  recall  f1      f1 95% CI        top confusions");
     for l in shown {
         let Some(p) = rep.per_lang.get(l) else {
             continue;
@@ -651,8 +651,12 @@ fn print_report(rep: &EvalReport, shown: &[String]) {
             .take(3)
             .map(|(k, v)| format!("{k}:{v}"))
             .collect();
+        let ci = rep
+            .f1_interval
+            .get(l)
+            .map_or_else(|| "-".to_string(), |[lo, hi]| format!("{lo:.3}-{hi:.3}"));
         println!(
-            "{l:<5} {:>7}  {:>9.4}  {:>6.4}  {:.4}  {}",
+            "{l:<5} {:>7}  {:>9.4}  {:>6.4}  {:.4}  {ci:<15}  {}",
             p.support,
             p.precision,
             p.recall,

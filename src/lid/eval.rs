@@ -65,6 +65,87 @@ pub struct EvalReport {
     pub by_length: BTreeMap<String, Bucket>,
     /// Per gold language, accuracy by length bucket.
     pub by_lang_length: BTreeMap<String, BTreeMap<String, Bucket>>,
+    /// Per gold language, a 95% interval of its F1 (percentile bootstrap over the test texts,
+    /// [`BOOTSTRAP_RESAMPLES`] resamples, seed [`BOOTSTRAP_SEED`]): how far the F1 of a language
+    /// with a few dozen test texts can be trusted.
+    #[serde(default)]
+    pub f1_interval: BTreeMap<String, [f64; 2]>,
+}
+
+/// Resamples of the F1 bootstrap in [`score`].
+pub const BOOTSTRAP_RESAMPLES: usize = 1000;
+/// Seed of the F1 bootstrap in [`score`] (the same test set and predictions give the same interval).
+pub const BOOTSTRAP_SEED: u64 = 0x005e_edf1;
+
+fn f1_of(correct: u64, predicted: u64, support: u64) -> f64 {
+    if correct == 0 {
+        return 0.0;
+    }
+    2.0 * correct as f64 / (predicted + support) as f64
+}
+
+/// Percentile-bootstrap 95% intervals of each gold language's F1: `resamples` test sets of
+/// `samples.len()` texts drawn with replacement (a seeded ChaCha8 stream), the F1 of each, and
+/// the 2.5th and 97.5th percentiles (nearest rank); resamples holding no text of a language and
+/// no prediction of it are left out of its interval. Deterministic for a given seed.
+pub fn bootstrap_f1(
+    samples: &[LabelledText],
+    predictions: &[String],
+    resamples: usize,
+    seed: u64,
+) -> BTreeMap<String, [f64; 2]> {
+    use rand::{Rng, SeedableRng};
+    let mut codes: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in samples {
+        let next = codes.len();
+        codes.entry(s.lang.as_str()).or_insert(next);
+    }
+    let k = codes.len();
+    let n = samples.len().min(predictions.len());
+    if n == 0 || resamples == 0 {
+        return BTreeMap::new();
+    }
+    // Per text: gold index, predicted index among gold languages (k: another label).
+    let items: Vec<(usize, usize)> = samples
+        .iter()
+        .zip(predictions)
+        .map(|(s, p)| {
+            (
+                codes[s.lang.as_str()],
+                codes.get(p.as_str()).copied().unwrap_or(k),
+            )
+        })
+        .collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut f1s: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); k];
+    let (mut support, mut predicted, mut correct) =
+        (vec![0u64; k + 1], vec![0u64; k + 1], vec![0u64; k + 1]);
+    for _ in 0..resamples {
+        support.fill(0);
+        predicted.fill(0);
+        correct.fill(0);
+        for _ in 0..n {
+            let (g, p) = items[rng.random_range(0..n)];
+            support[g] += 1;
+            predicted[p] += 1;
+            correct[g] += u64::from(g == p);
+        }
+        for (l, f) in f1s.iter_mut().enumerate() {
+            // A resample with no text of the language and no prediction of it says nothing of it.
+            if support[l] + predicted[l] > 0 {
+                f.push(f1_of(correct[l], predicted[l], support[l]));
+            }
+        }
+    }
+    let pick = |v: &[f64], q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    codes
+        .into_iter()
+        .filter_map(|(code, l)| {
+            let v = &mut f1s[l];
+            v.sort_by(f64::total_cmp);
+            (!v.is_empty()).then(|| (code.to_string(), [pick(v, 0.025), pick(v, 0.975)]))
+        })
+        .collect()
 }
 
 /// The length bucket of a text (characters).
@@ -138,11 +219,7 @@ pub fn score(
             } else {
                 ok as f64 / support as f64
             };
-            let f1 = if precision + recall == 0.0 {
-                0.0
-            } else {
-                2.0 * precision * recall / (precision + recall)
-            };
+            let f1 = f1_of(ok, pred, support);
             (
                 gold.clone(),
                 Prf {
@@ -172,6 +249,7 @@ pub fn score(
         confusion,
         by_length,
         by_lang_length,
+        f1_interval: bootstrap_f1(samples, predictions, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED),
     }
 }
 
@@ -272,5 +350,68 @@ mod tests {
         assert_eq!(r.by_length["10-20"].n, 2);
         assert_eq!(r.by_length["20-50"].n, 1);
         assert_eq!(r.by_length["<10"].n, 1);
+        for (l, [lo, hi]) in &r.f1_interval {
+            let f1 = r.per_lang[l].f1;
+            assert!(0.0 <= *lo && lo <= hi && *hi <= 1.0, "{l}: {lo} {hi}");
+            assert!(
+                *lo <= f1 + 1e-12 && f1 <= *hi + 1e-12,
+                "{l}: {f1} outside {lo}..{hi}"
+            );
+        }
+    }
+
+    fn labelled(langs: &[(&str, &str)]) -> (Vec<LabelledText>, Vec<String>) {
+        langs
+            .iter()
+            .map(|(g, p)| {
+                (
+                    LabelledText {
+                        lang: g.to_string(),
+                        text: "text".into(),
+                    },
+                    p.to_string(),
+                )
+            })
+            .unzip()
+    }
+
+    #[test]
+    fn bootstrap_of_a_perfect_language_is_a_point_and_of_a_mixed_one_is_wide() {
+        let mut pairs = vec![("ven", "ven"); 20];
+        pairs.extend(vec![("zul", "zul"); 17]);
+        pairs.extend(vec![("zul", "nbl"); 3]);
+        pairs.extend(vec![("nbl", "nbl"); 20]);
+        let (s, p) = labelled(&pairs);
+        let ci = bootstrap_f1(&s, &p, 500, 1);
+        assert_eq!(ci["ven"], [1.0, 1.0]);
+        let [lo, hi] = ci["zul"];
+        let f1 = 2.0 * 17.0 / (17.0 + 20.0);
+        assert!(lo < f1 && f1 < hi && hi <= 1.0, "{lo} {f1} {hi}");
+        assert!(
+            hi - lo > 0.05,
+            "three errors in twenty leave a wide interval: {lo}..{hi}"
+        );
+        // nbl: 20 right, 3 false positives.
+        assert!(ci["nbl"][0] < 2.0 * 20.0 / 43.0 && ci["nbl"][1] > 2.0 * 20.0 / 43.0);
+        // Deterministic; another seed gives another (close) interval.
+        assert_eq!(ci, bootstrap_f1(&s, &p, 500, 1));
+        assert!(bootstrap_f1(&[], &[], 500, 1).is_empty());
+    }
+
+    #[test]
+    fn more_test_texts_narrow_the_interval() {
+        let mut small = vec![("zul", "zul"); 9];
+        small.push(("zul", "nbl"));
+        small.extend(vec![("nbl", "nbl"); 10]);
+        let mut big = Vec::new();
+        for _ in 0..20 {
+            big.extend(small.iter().copied());
+        }
+        let w = |pairs: &[(&str, &str)]| {
+            let (s, p) = labelled(pairs);
+            let [lo, hi] = bootstrap_f1(&s, &p, 400, 3)["zul"];
+            hi - lo
+        };
+        assert!(w(&big) < w(&small) / 2.0, "{} vs {}", w(&big), w(&small));
     }
 }
