@@ -4,12 +4,19 @@
 //!   `target_share` is the share of documents whose top-1 language is the target; `confusion[l]`
 //!   the share whose top-1 is the neighbour `l`; `mean_scores[l]` the mean score of `l` (0 where
 //!   the identifier did not list it); the distribution of the target language's score is given
-//!   as a summary and a 10-bin histogram over [0, 1]. Absent (`null`) when no identifier is given:
-//!   never estimated some other way.
+//!   as a summary and a 10-bin histogram over [0, 1]. `target_share_interval` is the 95% Wilson
+//!   score interval of `target_share` (documents as independent trials). Absent (`null`) when no
+//!   identifier is given: never estimated some other way.
 //! - **word-list coverage** (FineWeb-2's 0.85-precision word lists, Penedo et al. 2024): for each
 //!   language `l` with a list, `coverage[l] = |word tokens in list(l)| / |word tokens|`;
 //!   `target_wins_share` is the share of documents (with words) whose coverage by the target's
-//!   list is positive and at least every neighbour's.
+//!   list is positive and at least every neighbour's. `target_coverage_interval` is a 95%
+//!   percentile-bootstrap interval (type-7 quantiles) of the target's coverage over documents ([`BOOTSTRAP_RESAMPLES`]
+//!   resamples of the documents with replacement, a ChaCha8 stream seeded with
+//!   [`BOOTSTRAP_SEED`]): tokens of one document are not independent, documents are.
+//!
+//! The intervals say how far a corpus of a few dozen documents pins its metric down; a gate can
+//! read either bound (`fidelity.wordlist.target_coverage_interval.1`: "not clearly under").
 //! - **character-set purity**: the seed alphabet `A` is the set of lower-cased letters
 //!   (`char::is_alphabetic`) of the seed. `seed_alphabet_share = |letters in A| / |letters|`
 //!   (lower-cased); `latin_share` the share of letters in Latin blocks (for Latin-script targets);
@@ -20,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::text::{round6, unit_edges, Histogram, Summary};
+use super::text::{quantile, round6, unit_edges, Histogram, Summary};
 use crate::types::LangScore;
 
 /// One document's language identification.
@@ -72,6 +79,9 @@ pub struct LidStats {
     pub target_score: Option<Summary>,
     /// Histogram of the target language's score (10 bins over [0, 1]).
     pub target_score_histogram: Histogram,
+    /// 95% Wilson score interval of `target_share`.
+    #[serde(default)]
+    pub target_share_interval: Option<[f64; 2]>,
 }
 
 /// Word-list coverage of a subject.
@@ -87,6 +97,59 @@ pub struct WordlistStats {
     pub best_neighbour_coverage: Option<f64>,
     /// Share of documents where the target list wins.
     pub target_wins_share: Option<f64>,
+    /// 95% bootstrap interval (over documents) of `target_coverage`.
+    #[serde(default)]
+    pub target_coverage_interval: Option<[f64; 2]>,
+}
+
+/// Resamples of the coverage bootstrap.
+pub const BOOTSTRAP_RESAMPLES: usize = 1000;
+/// Seed of the coverage bootstrap (the same documents give the same interval).
+pub const BOOTSTRAP_SEED: u64 = 0x00c0_7e4a;
+
+/// The 95% Wilson score interval of `k` successes in `n` trials (`None` for `n` = 0).
+pub fn wilson_interval(k: usize, n: usize) -> Option<[f64; 2]> {
+    if n == 0 {
+        return None;
+    }
+    let (k, n) = (k.min(n) as f64, n as f64);
+    let z = 1.959_963_984_540_054_f64;
+    let p = k / n;
+    let z2n = z * z / n;
+    let centre = (p + z2n / 2.0) / (1.0 + z2n);
+    let half = z * (p * (1.0 - p) / n + z2n / (4.0 * n)).sqrt() / (1.0 + z2n);
+    Some([
+        round6((centre - half).max(0.0)),
+        round6((centre + half).min(1.0)),
+    ])
+}
+
+/// A 95% percentile-bootstrap interval of the ratio `sum(hits) / sum(tokens)` over documents
+/// (`docs[i] = (hits, tokens)`), resampling documents with replacement. `None` without tokens.
+pub fn bootstrap_ratio(docs: &[(u64, u64)], resamples: usize, seed: u64) -> Option<[f64; 2]> {
+    use rand::{Rng, SeedableRng};
+    if docs.iter().all(|d| d.1 == 0) || resamples == 0 {
+        return None;
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let n = docs.len();
+    let mut ratios: Vec<f64> = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        let (mut hits, mut tokens) = (0u64, 0u64);
+        for _ in 0..n {
+            let (h, t) = docs[rng.random_range(0..n)];
+            hits += h;
+            tokens += t;
+        }
+        if tokens > 0 {
+            ratios.push(hits as f64 / tokens as f64);
+        }
+    }
+    ratios.sort_by(f64::total_cmp);
+    Some([
+        round6(quantile(&ratios, 0.025)?),
+        round6(quantile(&ratios, 0.975)?),
+    ])
 }
 
 /// Character-set purity of a subject.
@@ -239,6 +302,7 @@ pub fn lid_stats(docs: &[&LidDoc], target: &str, neighbours: &[String], model: &
         no_opinion_share: (n > 0).then(|| share(none)),
         target_score: Summary::of(&target_scores),
         target_score_histogram: Histogram::of(&target_scores, &unit_edges()),
+        target_share_interval: wilson_interval(top1.get(target).copied().unwrap_or(0), n),
     }
 }
 
@@ -262,6 +326,7 @@ pub fn wordlist_stats(docs: &[&[u32]], idx: &WordlistIndex) -> Option<WordlistSt
     let (mut wins, mut with_words) = (0usize, 0usize);
     let ti = langs.iter().position(|l| **l == idx.target).unwrap_or(0);
     let mut per = vec![0u64; langs.len()];
+    let mut target_per_doc: Vec<(u64, u64)> = Vec::with_capacity(docs.len());
     for d in docs {
         if d.is_empty() {
             continue;
@@ -276,6 +341,7 @@ pub fn wordlist_stats(docs: &[&[u32]], idx: &WordlistIndex) -> Option<WordlistSt
             }
         }
         tokens += d.len() as u64;
+        target_per_doc.push((per[ti], d.len() as u64));
         for (a, b) in totals.iter_mut().zip(&per) {
             *a += b;
         }
@@ -299,6 +365,11 @@ pub fn wordlist_stats(docs: &[&[u32]], idx: &WordlistIndex) -> Option<WordlistSt
         best_neighbour: best.map(|(l, _)| (*l).clone()),
         best_neighbour_coverage: best.and_then(|(_, &k)| cov(k)),
         target_wins_share: (with_words > 0).then(|| round6(wins as f64 / with_words as f64)),
+        target_coverage_interval: bootstrap_ratio(
+            &target_per_doc,
+            BOOTSTRAP_RESAMPLES,
+            BOOTSTRAP_SEED,
+        ),
         coverage,
     })
 }
@@ -306,6 +377,43 @@ pub fn wordlist_stats(docs: &[&[u32]], idx: &WordlistIndex) -> Option<WordlistSt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wilson_by_hand() {
+        // 8 of 10: the textbook interval 0.490-0.943.
+        let [lo, hi] = wilson_interval(8, 10).unwrap();
+        assert!(
+            (lo - 0.4902).abs() < 1e-3 && (hi - 0.9433).abs() < 1e-3,
+            "{lo} {hi}"
+        );
+        // All right still leaves room below 1; none right leaves room above 0.
+        let [lo, hi] = wilson_interval(20, 20).unwrap();
+        assert!(lo < 0.9 && hi == 1.0, "{lo} {hi}");
+        assert_eq!(wilson_interval(0, 20).unwrap()[0], 0.0);
+        assert!(wilson_interval(0, 0).is_none());
+        // More documents, narrower.
+        let w = |k, n| {
+            let [a, b] = wilson_interval(k, n).unwrap();
+            b - a
+        };
+        assert!(w(800, 1000) < w(8, 10) / 5.0);
+    }
+
+    #[test]
+    fn bootstrap_ratio_brackets_the_ratio_and_is_seeded() {
+        let docs: Vec<(u64, u64)> = (0..40u64).map(|i| (i % 5, 10)).collect();
+        let ratio = docs.iter().map(|d| d.0).sum::<u64>() as f64 / 400.0;
+        let [lo, hi] = bootstrap_ratio(&docs, 500, 7).unwrap();
+        assert!(
+            lo < ratio && ratio < hi && hi - lo < 0.2,
+            "{lo} {ratio} {hi}"
+        );
+        assert_eq!(bootstrap_ratio(&docs, 500, 7), Some([lo, hi]));
+        // Identical documents: no spread.
+        assert_eq!(bootstrap_ratio(&[(3, 10); 8], 200, 1), Some([0.3, 0.3]));
+        assert_eq!(bootstrap_ratio(&[(0, 0); 3], 200, 1), None);
+        assert_eq!(bootstrap_ratio(&[], 200, 1), None);
+    }
 
     #[test]
     fn charset_by_hand() {

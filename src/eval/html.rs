@@ -11,7 +11,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::markdown::{fmt, get, HEADLINE};
+use super::markdown::{cell, fmt, get, HEADLINE};
 use super::suite::lookup;
 use super::EvalReport;
 
@@ -496,9 +496,9 @@ pub fn render(r: &EvalReport) -> String {
             h,
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             esc(label),
-            fmt(get(m.get("synthetic"), path)),
-            fmt(get(m.get("seed"), path)),
-            fmt(get(m.get("heldout"), path))
+            cell(m.get("synthetic"), path),
+            cell(m.get("seed"), path),
+            cell(m.get("heldout"), path)
         );
     }
     h.push_str("</tbody></table>\n<p class=\"note\">Definitions and references: <code>evals/README.md</code>. Machine-readable: <code>eval.json</code>.</p>\n");

@@ -107,6 +107,19 @@ pub fn get(subject: Option<&Value>, path: &str) -> Option<f64> {
     lookup(subject?, path)
 }
 
+/// A headline cell: the value at `path` under `subject`, followed by its 95% interval in brackets
+/// when the report has one beside it (`<path>_interval`).
+pub fn cell(subject: Option<&Value>, path: &str) -> String {
+    let v = fmt(get(subject, path));
+    match (
+        get(subject, &format!("{path}_interval.0")),
+        get(subject, &format!("{path}_interval.1")),
+    ) {
+        (Some(lo), Some(hi)) => format!("{v} [{}–{}]", fmt(Some(lo)), fmt(Some(hi))),
+        _ => v,
+    }
+}
+
 fn table_row(cells: &[String]) -> String {
     format!("| {} |\n", cells.join(" | "))
 }
@@ -169,9 +182,9 @@ pub fn render(r: &EvalReport) -> String {
     for (label, path) in HEADLINE {
         out.push_str(&table_row(&[
             label.to_string(),
-            fmt(get(m.get("synthetic"), path)),
-            fmt(get(m.get("seed"), path)),
-            fmt(get(m.get("heldout"), path)),
+            cell(m.get("synthetic"), path),
+            cell(m.get("seed"), path),
+            cell(m.get("heldout"), path),
         ]));
     }
     out.push('\n');
@@ -268,4 +281,20 @@ pub fn render(r: &EvalReport) -> String {
     }
     out.push_str("Metric definitions: `evals/README.md`.\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_carries_its_interval_when_the_report_has_one() {
+        let s = serde_json::json!({
+            "w": {"cov": 0.396396, "cov_interval": [0.276316, 0.509091], "other": 3.0}
+        });
+        assert_eq!(cell(Some(&s), "w.cov"), "0.3964 [0.2763–0.5091]");
+        assert_eq!(cell(Some(&s), "w.other"), "3");
+        assert_eq!(cell(Some(&s), "w.absent"), "–");
+        assert_eq!(cell(None, "w.cov"), "–");
+    }
 }

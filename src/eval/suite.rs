@@ -304,7 +304,17 @@ pub fn check_gates(gates: &[Gate], report: &Value) -> Vec<GateResult> {
             } else if failed.is_empty() {
                 ("passed", None)
             } else {
-                ("failed", Some(format!("not {}", failed.join(" and "))))
+                let interval = match (
+                    lookup(report, &format!("{}_interval.0", g.metric)),
+                    lookup(report, &format!("{}_interval.1", g.metric)),
+                ) {
+                    (Some(lo), Some(hi)) => format!(" (95% interval {lo}-{hi})"),
+                    _ => String::new(),
+                };
+                (
+                    "failed",
+                    Some(format!("not {}{interval}", failed.join(" and "))),
+                )
             };
             GateResult {
                 name: g.name.clone(),
@@ -354,6 +364,33 @@ min = 0
         let r = check_gates(&s.gates, &report);
         let st: Vec<&str> = r.iter().map(|g| g.status.as_str()).collect();
         assert_eq!(st, ["failed", "passed", "passed", "skipped", "failed"]);
+        assert_eq!(r[0].note.as_deref(), Some("not <= 0.4"));
+    }
+
+    #[test]
+    fn a_failed_gate_names_the_metric_interval_and_a_gate_can_read_a_bound() {
+        let report = serde_json::json!({"m": {"cov": 0.242, "cov_interval": [0.21, 0.27]}});
+        let text = r#"
+[suite]
+name = "t"
+[[gate]]
+name = "coverage"
+metric = "m.cov"
+min = 0.25
+[[gate]]
+name = "coverage not clearly under"
+metric = "m.cov_interval.1"
+min = 0.25
+"#;
+        let s = Suite::from_toml(text, Path::new("suite.toml")).unwrap();
+        let r = check_gates(&s.gates, &report);
+        assert_eq!(r[0].status, "failed");
+        assert_eq!(
+            r[0].note.as_deref(),
+            Some("not >= 0.25 (95% interval 0.21-0.27)")
+        );
+        assert_eq!(r[1].status, "passed");
+        assert_eq!(r[1].value, Some(0.27));
     }
 
     #[test]
