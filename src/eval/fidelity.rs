@@ -11,17 +11,17 @@
 //!   language `l` with a list, `coverage[l] = |word tokens in list(l)| / |word tokens|`;
 //!   `target_wins_share` is the share of documents (with words) whose coverage by the target's
 //!   list is positive and at least every neighbour's. `target_coverage_interval` is a 95%
-//!   percentile-bootstrap interval (type-7 quantiles) of the target's coverage over documents ([`BOOTSTRAP_RESAMPLES`]
-//!   resamples of the documents with replacement, a ChaCha8 stream seeded with
-//!   [`BOOTSTRAP_SEED`]): tokens of one document are not independent, documents are.
-//!
-//! The intervals say how far a corpus of a few dozen documents pins its metric down; a gate can
-//! read either bound (`fidelity.wordlist.target_coverage_interval.1`: "not clearly under").
+//!   percentile-bootstrap interval (type-7 quantiles) of the target's coverage over documents
+//!   ([`BOOTSTRAP_RESAMPLES`] resamples of the documents with replacement, a ChaCha8 stream
+//!   seeded with [`BOOTSTRAP_SEED`]): tokens of one document are not independent, documents are.
 //! - **character-set purity**: the seed alphabet `A` is the set of lower-cased letters
 //!   (`char::is_alphabetic`) of the seed. `seed_alphabet_share = |letters in A| / |letters|`
 //!   (lower-cased); `latin_share` the share of letters in Latin blocks (for Latin-script targets);
 //!   `special_letters[c]` the rate per 1,000 letters of each non-ASCII letter `c` of `A` (for
 //!   Venda ḓ ḽ ṅ ṋ ṱ), to be read against the same rates in the seed.
+//!
+//! The intervals say how far a corpus of a few dozen documents pins its metric down; a gate can
+//! read either bound (`fidelity.wordlist.target_coverage_interval.1`: "not clearly under").
 
 use std::collections::{BTreeMap, BTreeSet};
 

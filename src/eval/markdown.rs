@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::suite::lookup;
+use super::suite::{interval, lookup};
 use super::EvalReport;
 
 /// Headline metrics: a label and a path relative to a subject's metrics (`metrics.synthetic`,
@@ -111,12 +111,9 @@ pub fn get(subject: Option<&Value>, path: &str) -> Option<f64> {
 /// when the report has one beside it (`<path>_interval`).
 pub fn cell(subject: Option<&Value>, path: &str) -> String {
     let v = fmt(get(subject, path));
-    match (
-        get(subject, &format!("{path}_interval.0")),
-        get(subject, &format!("{path}_interval.1")),
-    ) {
-        (Some(lo), Some(hi)) => format!("{v} [{}–{}]", fmt(Some(lo)), fmt(Some(hi))),
-        _ => v,
+    match subject.and_then(|s| interval(s, path)) {
+        Some([lo, hi]) => format!("{v} [{}–{}]", fmt(Some(lo)), fmt(Some(hi))),
+        None => v,
     }
 }
 

@@ -236,6 +236,16 @@ pub struct GateResult {
     pub note: Option<String>,
 }
 
+/// The 95% interval `[low, high]` the report keeps beside the metric at `path`
+/// (`<path>_interval`), if it has one.
+pub fn interval(root: &Value, path: &str) -> Option<[f64; 2]> {
+    let at = format!("{path}_interval");
+    Some([
+        lookup(root, &format!("{at}.0"))?,
+        lookup(root, &format!("{at}.1"))?,
+    ])
+}
+
 /// Read a number at a dotted path (booleans as 0/1; `None` when absent, null or not a number).
 pub fn lookup(root: &Value, path: &str) -> Option<f64> {
     let mut v = root;
@@ -304,13 +314,8 @@ pub fn check_gates(gates: &[Gate], report: &Value) -> Vec<GateResult> {
             } else if failed.is_empty() {
                 ("passed", None)
             } else {
-                let interval = match (
-                    lookup(report, &format!("{}_interval.0", g.metric)),
-                    lookup(report, &format!("{}_interval.1", g.metric)),
-                ) {
-                    (Some(lo), Some(hi)) => format!(" (95% interval {lo}-{hi})"),
-                    _ => String::new(),
-                };
+                let interval = interval(report, &g.metric)
+                    .map_or_else(String::new, |[lo, hi]| format!(" (95% interval {lo}-{hi})"));
                 (
                     "failed",
                     Some(format!("not {}{interval}", failed.join(" and "))),
