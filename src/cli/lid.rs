@@ -107,7 +107,7 @@ pub enum LidCommand {
         /// Input files (one text per line); stdin when none.
         files: Vec<PathBuf>,
     },
-    /// Evaluate on a labelled test set: accuracy, per-language P/R/F1, confusion, length buckets.
+    /// Evaluate on a labelled test set: accuracy, per-language P/R/F1 (F1 with a 95% bootstrap interval), confusion, length buckets.
     Eval {
         /// Model file (default: $SYNTHCORPUS_LID_MODEL or the shipped model).
         #[arg(long)]
